@@ -1,0 +1,17 @@
+"""SemanticDraw in Jupyter: paint regions, give each a prompt, watch a few-step diffusion model render them.
+
+    import semanticdraw_widgets as sdw
+    backend = sdw.load_backend("toy")
+    scene = sdw.Scene(width=512, height=512, seed=0, background=sdw.Background(prompt="blue sky"),
+                      regions=[sdw.Region(prompt="red bricks", mask=mask)])
+    image = sdw.generate(backend, scene, steps=4)
+"""
+
+from .backends import Backend, ModelLoadError, ModelNotAvailableOffline, load_backend
+from .engine import Trace, TraceStep, generate
+from .scene import Background, Region, Scene, SceneError
+
+__version__ = "0.1.0"
+
+__all__ = ["Backend", "Background", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError",
+           "Trace", "TraceStep", "generate", "load_backend", "__version__"]

@@ -1,0 +1,114 @@
+"""The Backend protocol: what the regional engine needs from a model family.
+
+Every family works in one shared parameterisation of the forward process,
+
+    x_i = alphas[i] * x0 + sigmas[i] * eps,                                  (1)
+
+(variance preserving for ε/v-prediction models, ``alphas = 1 - sigmas`` for flow matching), so the
+engine can pre-average x̂0 predictions and re-noise once without knowing which family it drives.
+A backend owns loading, dtype, its scheduler maths (boundary scalings, prediction type) and its
+noise levels; the engine never imports a diffusers pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, Sequence, runtime_checkable
+
+import torch
+from torch import Tensor
+
+# A batch of text conditionings: every tensor has the batch on dim 0 (e.g. "prompt_embeds": (N, 77, 768)).
+Conditioning = dict[str, Tensor]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Per-step constants of a sampler, all (S,) float32 tensors on the backend's device.
+
+    Moving from step i to i + 1 after predicting x̂0 (and ε̂ derived from it through (1)):
+
+        x_{i+1} = alphas[i+1] * x̂0 + pred_noise[i+1] * ε̂ + fresh_noise[i+1] * z,  z ~ N(0, I)
+
+    LCM: pred_noise = 0 (fresh noise only); DDIM/Euler/flow-Euler: fresh_noise = 0; TCD mixes both.
+    ``noise_levels`` in [0, 1] is the fraction of noise at each step; masks are quantized against it.
+    """
+
+    timesteps: Tensor  # (S,) the value the model is conditioned on
+    alphas: Tensor  # (S,) signal scale in (1)
+    sigmas: Tensor  # (S,) noise scale in (1)
+    noise_levels: Tensor  # (S,) in [0, 1], decreasing
+    pred_noise: Tensor  # (S,) entry 0 unused
+    fresh_noise: Tensor  # (S,) entry 0 unused
+    extras: dict[str, Tensor] = field(default_factory=dict)  # family specific, e.g. LCM c_skip/c_out
+
+    def __len__(self) -> int:
+        return int(self.timesteps.shape[0])
+
+    def to(self, device: torch.device | str) -> "Schedule":
+        move = lambda t: t.to(device)  # noqa: E731
+        return Schedule(
+            *(move(t) for t in (self.timesteps, self.alphas, self.sigmas, self.noise_levels,
+                                 self.pred_noise, self.fresh_noise)),
+            extras={k: move(v) for k, v in self.extras.items()},
+        )
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """One model family (toy, SD1.x/2.x, ...) behind the interface the engine uses."""
+
+    name: str
+    latent_channels: int
+    scale_factor: int  # image pixels per latent pixel
+    device: torch.device
+    dtype: torch.dtype
+    default_guidance: float
+
+    def make_schedule(self, steps: int) -> Schedule:
+        """Timesteps and coefficients for a `steps`-step sample, derived from `steps` alone."""
+
+    def encode_prompts(self, prompts: Sequence[str]) -> Conditioning:
+        """Text conditioning for each prompt, batch on dim 0."""
+
+    def predict_x0(self, x: Tensor, step_index: Tensor, schedule: Schedule, cond: Conditioning) -> Tensor:
+        """x̂0 for latents x (N, C, h, w) at per-sample steps `step_index` (N,), float32 out."""
+
+    def encode_images(self, images: Tensor) -> Tensor:
+        """(N, 3, H, W) RGB in [0, 1] -> (N, C, H/f, W/f) clean latents (x0 space)."""
+
+    def decode_latents(self, latents: Tensor) -> Tensor:
+        """(N, C, h, w) clean latents -> (N, 3, h*f, w*f) RGB in [0, 1]."""
+
+    def latent_to_rgb(self, latents: Tensor) -> Tensor:
+        """Cheap linear preview (N, C, h, w) -> (N, 3, h, w) RGB in [0, 1], for traces."""
+
+
+def vp_coefficients_from_sigma(karras_sigmas: Tensor) -> tuple[Tensor, Tensor]:
+    """Euler/Karras sigma (x = x0 + σε) -> variance-preserving (alpha, sigma) of the same noise level."""
+    scale = torch.rsqrt(karras_sigmas.double() ** 2 + 1)
+    return scale.float(), (karras_sigmas.double() * scale).float()
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    """'auto' picks CUDA, then Apple MPS, then CPU."""
+    if str(device) != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def pick_dtype(device: torch.device, dtype: torch.dtype | str | None = None) -> torch.dtype:
+    """Half precision on accelerators, float32 on the CPU (where fp16 kernels are slow or missing)."""
+    if dtype is None:
+        return torch.float16 if device.type in ("cuda", "mps") else torch.float32
+    if isinstance(dtype, str):
+        try:
+            return {"float16": torch.float16, "fp16": torch.float16, "bfloat16": torch.bfloat16,
+                    "bf16": torch.bfloat16, "float32": torch.float32, "fp32": torch.float32}[dtype]
+        except KeyError:
+            raise ValueError(f"unknown dtype {dtype!r}: use 'float16', 'bfloat16' or 'float32'") from None
+    return dtype

@@ -1,0 +1,8 @@
+"""Pure tensor maths of SemanticDraw: masks, regional aggregation, sampling, traces."""
+
+from .generate import METHODS, generate
+from .masks import MASK_MODES
+from .plan import SamplerOptions
+from .trace import Trace, TraceStep
+
+__all__ = ["generate", "METHODS", "MASK_MODES", "SamplerOptions", "Trace", "TraceStep"]

@@ -1,0 +1,153 @@
+"""Turn a Scene into what the sampler needs at one schedule: layers, conditionings, per-step masks.
+
+Layers are the background prompt (layer 0, a full-canvas mask at the bottom of the cover order)
+followed by the regions in scene order. With a background image there is no background layer:
+uncovered pixels are filled from the image's latent instead (inpainting), and the background
+prompt only anchors prompt strength.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..backends.base import Backend, Conditioning, Schedule
+from ..scene import Scene
+from .conditioning import cat_conditioning, lerp_conditioning, take_conditioning
+from .masks import MASK_MODES, centering_shift, process_masks
+
+
+@dataclass(frozen=True)
+class SamplerOptions:
+    """Knobs of the regional sampler; the defaults follow the published method."""
+
+    guidance_scale: float | None = None  # None: the backend's default; CFG runs only when > 1
+    bootstrap_steps: int = 1
+    mask_mode: str = "continuous"
+    cover_alpha: float = 0.0  # opaque layers; the published code used 0.3, which tints upper layers
+
+    def __post_init__(self) -> None:
+        if self.mask_mode not in MASK_MODES:
+            raise ValueError(f"mask_mode must be one of {', '.join(MASK_MODES)}, got {self.mask_mode!r}")
+        if not 0 <= self.cover_alpha <= 1:
+            raise ValueError(f"cover_alpha must be in [0, 1], got {self.cover_alpha}")
+        if not isinstance(self.bootstrap_steps, int) or self.bootstrap_steps < 0:
+            raise ValueError(f"bootstrap_steps must be a non-negative integer, got {self.bootstrap_steps!r}")
+        if self.guidance_scale is not None and not np.isfinite(self.guidance_scale):
+            raise ValueError(f"guidance_scale must be a finite number, got {self.guidance_scale}")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the sampler needs for one scene at one schedule (tensors on the backend's device)."""
+
+    schedule: Schedule
+    prompts: tuple[str, ...]  # (P,) one per layer
+    cond: Conditioning  # (P, ...) after prompt-strength interpolation
+    uncond: Conditioning | None  # (P, ...) negative prompts; None when guidance <= 1 (no uncond batch)
+    guidance: float
+    weights: Tensor  # (S, P, 1, h, w) quantized masks per step
+    soft_masks: Tensor  # (P, h, w) masks after cover order, blur and strength
+    shifts: tuple[tuple[int, int], ...]  # (P,) centring roll per layer during bootstrap steps
+    bootstrap_steps: int
+    bootstrap_layers: Tensor  # (P,) bool: layers that get a plain surround while bootstrapping
+    plain_latent: Tensor  # (1, C, h, w) what a bootstrapping region sees outside its mask
+    fill_latent: Tensor | None  # (1, C, h, w) background image latent (inpainting), else None
+    background_layer: int | None  # layer whose x̂0 fills uncovered pixels when there is no image
+    image_blend: Tensor | None  # (1, 1, H, W) where the generated pixels replace the background image
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.prompts)
+
+
+TextEncoder = Callable[[Sequence[str]], Conditioning]
+
+
+def encode_unique(encode: TextEncoder, texts: Sequence[str]) -> Conditioning:
+    """Encode each distinct text once and return rows in the order of `texts`."""
+    unique = list(dict.fromkeys(texts))
+    cond = encode(unique)
+    return take_conditioning(cond, [unique.index(t) for t in texts])
+
+
+def join_prompts(*parts: str) -> str:
+    return ", ".join(p.strip() for p in parts if p and p.strip())
+
+
+def image_to_tensor(image: np.ndarray, device: torch.device) -> Tensor:
+    """(H, W, 3) float in [0, 1] -> (1, 3, H, W)."""
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().to(device)
+
+
+def make_plan(backend: Backend, scene: Scene, schedule: Schedule, options: SamplerOptions,
+              encode: TextEncoder | None = None,
+              plain_latent: Callable[[int, int], Tensor] | None = None) -> Plan:
+    """Build the Plan; `encode` and `plain_latent` let a stream reuse cached text and latents."""
+    encode = encode or backend.encode_prompts
+    device = backend.device
+    f = backend.scale_factor
+    h, w = scene.height // f, scene.width // f
+    has_image = scene.background.image is not None
+    guidance = backend.default_guidance if options.guidance_scale is None else float(options.guidance_scale)
+
+    # 1. Layers and their image-resolution masks, bottom to top.
+    background = scene.background
+    prompts = [r.prompt for r in scene.regions]
+    negatives = [join_prompts(r.negative_prompt, background.negative_prompt) for r in scene.regions]
+    strengths = [r.prompt_strength for r in scene.regions]
+    masks = [torch.from_numpy(np.array(r.mask, dtype=np.float32)) for r in scene.regions]
+    blur = [r.mask_blur for r in scene.regions]
+    mask_strengths = [r.mask_strength for r in scene.regions]
+    background_layer = None
+    if not has_image:
+        background_layer = 0
+        prompts.insert(0, background.prompt)
+        negatives.insert(0, background.negative_prompt)
+        strengths.insert(0, 1.0)
+        masks.insert(0, torch.ones(scene.height, scene.width))
+        blur.insert(0, 0.0)
+        mask_strengths.insert(0, 1.0)
+
+    # 2. Conditionings: prompt strength pulls each region's embedding toward the background prompt's.
+    texts = [background.prompt, *prompts] + (negatives if guidance > 1 else [])
+    rows = encode_unique(encode, texts)
+    n = len(prompts)
+    anchor = take_conditioning(rows, [0] * n)
+    cond = lerp_conditioning(anchor, take_conditioning(rows, range(1, n + 1)), torch.tensor(strengths))
+    uncond = take_conditioning(rows, range(n + 1, 2 * n + 1)) if guidance > 1 else None
+
+    # 3. Masks per step.
+    soft, quantized = process_masks(
+        torch.stack(masks).to(device), factor=f, blur_px=torch.tensor(blur), strengths=torch.tensor(mask_strengths),
+        cover_alpha=options.cover_alpha, noise_levels=schedule.noise_levels, mode=options.mask_mode)
+    soft_cpu = soft.cpu()  # centring shifts are computed once here, never inside the sampling loop
+    bootstrap_layers = torch.ones(n, dtype=torch.bool)
+    shifts = [centering_shift(m) for m in soft_cpu]
+    if background_layer is not None:
+        bootstrap_layers[background_layer] = False
+        shifts[background_layer] = (0, 0)
+
+    # 4. Latents for bootstrapping and filling.
+    fill_latent = image_blend = None
+    if has_image:
+        fill_latent = backend.encode_images(image_to_tensor(background.image, device)).float()
+        plain = fill_latent
+        region_cover = soft.sum(0, keepdim=True)[None].clamp(0, 1)  # (1, 1, h, w)
+        image_blend = torch.nn.functional.interpolate(region_cover, size=(scene.height, scene.width),
+                                                      mode="bilinear", align_corners=False)
+    elif plain_latent is not None:
+        plain = plain_latent(scene.height, scene.width)
+    else:
+        white = torch.ones(1, 3, scene.height, scene.width, device=device)
+        plain = backend.encode_images(white).float()
+
+    return Plan(schedule=schedule, prompts=tuple(prompts), cond=cond, uncond=uncond, guidance=guidance,
+                weights=quantized[:, :, None], soft_masks=soft, shifts=tuple(shifts),
+                bootstrap_steps=options.bootstrap_steps, bootstrap_layers=bootstrap_layers,
+                plain_latent=plain, fill_latent=fill_latent, background_layer=background_layer,
+                image_blend=image_blend)

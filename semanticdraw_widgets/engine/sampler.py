@@ -1,0 +1,71 @@
+"""One regional model call for B latents at (possibly different) steps: the shared core of
+``generate`` (B = 1) and the stream batch (B = T slots, one per noise level)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from ..backends.base import Backend
+from .conditioning import cat_conditioning, repeat_conditioning
+from .plan import Plan
+from .regional import aggregate_x0, bootstrap_inputs, classifier_free_guidance, noised, roll_layers
+
+
+@dataclass(frozen=True)
+class RegionalPrediction:
+    x0: Tensor  # (B, C, h, w) aggregated x̂0
+    x0_layers: Tensor  # (B, P, C, h, w) each layer's x̂0 (un-rolled)
+    weights: Tensor  # (B, P, 1, h, w) masks used at these steps
+    layer_inputs: Tensor  # (B, P, C, h, w) what each layer saw (bootstrapped, before centring)
+
+
+def fill_for(plan: Plan, x0_layers: Tensor) -> Tensor:
+    """The clean latent that uncovered pixels fall back to: the image (inpainting) or the background layer."""
+    if plan.fill_latent is not None:
+        return plan.fill_latent.expand(x0_layers.shape[0], -1, -1, -1)
+    return x0_layers[:, plan.background_layer]
+
+
+def layer_inputs(plan: Plan, x: Tensor, steps: Sequence[int], plain_noise: Tensor) -> Tensor:
+    """(B, C, h, w) latents -> (B, P, C, h, w) per-layer inputs, bootstrapped where steps < B_boot."""
+    p = plan.num_layers
+    rows = x[:, None].expand(-1, p, -1, -1, -1)
+    out = []
+    for b, step in enumerate(steps):
+        if step < plan.bootstrap_steps:
+            s = plan.schedule
+            plain = noised(plan.plain_latent, plain_noise[b: b + 1], s.alphas[step], s.sigmas[step])
+            boot = bootstrap_inputs(rows[b], plan.weights[step], plain)
+            out.append(torch.where(plan.bootstrap_layers.to(x.device)[:, None, None, None], boot, rows[b]))
+        else:
+            out.append(rows[b])
+    return torch.stack(out)
+
+
+def predict_regional(backend: Backend, plan: Plan, x: Tensor, steps: Sequence[int], plain_noise: Tensor) -> RegionalPrediction:
+    """Run every layer of every latent in ONE batched model call (twice the rows only when guidance > 1).
+
+    x: (B, C, h, w); steps: B step indices; plain_noise: (B, C, h, w) noise for the bootstrap surround.
+    """
+    b, p = x.shape[0], plan.num_layers
+    inputs = layer_inputs(plan, x, steps, plain_noise)  # (B, P, C, h, w)
+    centred = [step < plan.bootstrap_steps for step in steps]
+    model_in = torch.stack([roll_layers(inputs[i], plan.shifts) if centred[i] else inputs[i] for i in range(b)])
+    model_in = model_in.flatten(0, 1)  # (B*P, C, h, w), slot-major
+    step_index = torch.tensor(steps, dtype=torch.long).repeat_interleave(p)
+    cond = repeat_conditioning(plan.cond, b)
+    if plan.uncond is not None:
+        both = backend.predict_x0(torch.cat([model_in, model_in]), torch.cat([step_index, step_index]),
+                                  plan.schedule, cat_conditioning([repeat_conditioning(plan.uncond, b), cond]))
+        x0 = classifier_free_guidance(*both.chunk(2), plan.guidance)
+    else:
+        x0 = backend.predict_x0(model_in, step_index, plan.schedule, cond)
+    x0 = x0.unflatten(0, (b, p))
+    x0 = torch.stack([roll_layers(x0[i], plan.shifts, reverse=True) if centred[i] else x0[i] for i in range(b)])
+    weights = plan.weights[torch.tensor(steps, device=plan.weights.device)]
+    return RegionalPrediction(x0=aggregate_x0(x0, weights, fill_for(plan, x0)), x0_layers=x0,
+                              weights=weights, layer_inputs=inputs)
