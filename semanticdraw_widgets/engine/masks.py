@@ -86,14 +86,23 @@ def quantize_masks(masks: Tensor, noise_levels: Tensor, mode: str = "continuous"
     return torch.cat([discrete[:-1], continuous[-1:]])
 
 
-def process_masks(masks: Tensor, *, factor: int, blur_px: Tensor, strengths: Tensor, cover_alpha: float,
-                  noise_levels: Tensor, mode: str) -> tuple[Tensor, Tensor]:
-    """Steps 1-4 for image-resolution masks (P, H, W); returns (soft (P, h, w), per-step (S, P, h, w))."""
-    soft = downsample_masks(masks, factor)
-    soft = apply_cover_order(soft, cover_alpha)
-    soft = blur_masks(soft, blur_px / factor)
+def shape_masks(small: Tensor, *, blur: Tensor, strengths: Tensor, cover_alpha: float, noise_levels: Tensor,
+                mode: str) -> tuple[Tensor, Tensor]:
+    """Steps 1-4 on latent-resolution masks (P, h, w), blur std in latent pixels.
+
+    Returns (soft (P, h, w), per-step (S, P, h, w)).
+    """
+    soft = apply_cover_order(small, cover_alpha)
+    soft = blur_masks(soft, blur)
     soft = apply_strength(soft, strengths).clamp(0, 1)
     return soft, quantize_masks(soft, noise_levels, mode)
+
+
+def process_masks(masks: Tensor, *, factor: int, blur_px: Tensor, strengths: Tensor, cover_alpha: float,
+                  noise_levels: Tensor, mode: str) -> tuple[Tensor, Tensor]:
+    """Downsampling plus steps 1-4 for image-resolution masks (P, H, W), blur std in image pixels."""
+    return shape_masks(downsample_masks(masks, factor), blur=blur_px / factor, strengths=strengths,
+                       cover_alpha=cover_alpha, noise_levels=noise_levels, mode=mode)
 
 
 def centering_shift(mask: Tensor) -> tuple[int, int]:

@@ -9,7 +9,7 @@ prompt only anchors prompt strength.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from torch import Tensor
 from ..backends.base import Backend, Conditioning, Schedule
 from ..scene import Scene
 from .conditioning import cat_conditioning, lerp_conditioning, take_conditioning
-from .masks import MASK_MODES, centering_shift, process_masks
+from .masks import MASK_MODES, centering_shift, downsample_masks, shape_masks
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,56 @@ class Plan:
         return len(self.prompts)
 
 
-TextEncoder = Callable[[Sequence[str]], Conditioning]
+class PlanCache:
+    """What a plan costs to build, kept across scene edits: text embeddings by text, latent-resolution
+    masks by content, image latents by content. So an edit re-processes only what changed."""
 
+    def __init__(self, backend: Backend, max_entries: int = 256) -> None:
+        self.backend = backend
+        self.max_entries = max_entries
+        self._text: dict[str, Conditioning] = {}
+        self._masks: dict[tuple[str, int, int], Tensor] = {}
+        self._latents: dict[object, Tensor] = {}
+        self.encoded_texts = 0  # texts sent to the text encoder, for tests
 
-def encode_unique(encode: TextEncoder, texts: Sequence[str]) -> Conditioning:
-    """Encode each distinct text once and return rows in the order of `texts`."""
-    unique = list(dict.fromkeys(texts))
-    cond = encode(unique)
-    return take_conditioning(cond, [unique.index(t) for t in texts])
+    @staticmethod
+    def _remember(store: dict, key: object, value: object, limit: int) -> None:
+        if len(store) >= limit:
+            store.pop(next(iter(store)))  # oldest first: dicts keep insertion order
+        store[key] = value
+
+    def encode(self, texts: Sequence[str]) -> Conditioning:
+        """Rows for `texts`, encoding each text not seen before exactly once."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._text]
+        if missing:
+            fresh = self.backend.encode_prompts(missing)
+            self.encoded_texts += len(missing)
+            for i, text in enumerate(missing):
+                self._remember(self._text, text, take_conditioning(fresh, [i]), self.max_entries)
+        return cat_conditioning([self._text[t] for t in texts])
+
+    def latent_mask(self, digest: str, mask: np.ndarray, factor: int) -> Tensor:
+        """(h, w) area-averaged mask on the backend's device."""
+        key = (digest, factor, mask.shape[0])
+        if key not in self._masks:
+            full = torch.from_numpy(np.array(mask, dtype=np.float32))[None].to(self.backend.device)
+            self._remember(self._masks, key, downsample_masks(full, factor)[0], self.max_entries)
+        return self._masks[key]
+
+    def image_latent(self, digest: str, image: np.ndarray) -> Tensor:
+        key = ("image", digest)
+        if key not in self._latents:
+            latent = self.backend.encode_images(image_to_tensor(image, self.backend.device)).float()
+            self._remember(self._latents, key, latent, 16)
+        return self._latents[key]
+
+    def plain_latent(self, height: int, width: int) -> Tensor:
+        """Latent of an all-white image: what bootstrapping regions see around them."""
+        key = ("white", height, width)
+        if key not in self._latents:
+            white = torch.ones(1, 3, height, width, device=self.backend.device)
+            self._remember(self._latents, key, self.backend.encode_images(white).float(), 16)
+        return self._latents[key]
 
 
 def join_prompts(*parts: str) -> str:
@@ -85,10 +127,9 @@ def image_to_tensor(image: np.ndarray, device: torch.device) -> Tensor:
 
 
 def make_plan(backend: Backend, scene: Scene, schedule: Schedule, options: SamplerOptions,
-              encode: TextEncoder | None = None,
-              plain_latent: Callable[[int, int], Tensor] | None = None) -> Plan:
-    """Build the Plan; `encode` and `plain_latent` let a stream reuse cached text and latents."""
-    encode = encode or backend.encode_prompts
+              cache: PlanCache | None = None) -> Plan:
+    """Build the Plan; a stream passes its PlanCache so edits only re-process what changed."""
+    cache = cache or PlanCache(backend)
     device = backend.device
     f = backend.scale_factor
     h, w = scene.height // f, scene.width // f
@@ -100,8 +141,8 @@ def make_plan(backend: Backend, scene: Scene, schedule: Schedule, options: Sampl
     prompts = [r.prompt for r in scene.regions]
     negatives = [join_prompts(r.negative_prompt, background.negative_prompt) for r in scene.regions]
     strengths = [r.prompt_strength for r in scene.regions]
-    masks = [torch.from_numpy(np.array(r.mask, dtype=np.float32)) for r in scene.regions]
-    blur = [r.mask_blur for r in scene.regions]
+    masks = [cache.latent_mask(r.mask_digest, r.mask, f) for r in scene.regions]
+    blur = [r.mask_blur / f for r in scene.regions]  # image pixels -> latent pixels
     mask_strengths = [r.mask_strength for r in scene.regions]
     background_layer = None
     if not has_image:
@@ -109,22 +150,22 @@ def make_plan(backend: Backend, scene: Scene, schedule: Schedule, options: Sampl
         prompts.insert(0, background.prompt)
         negatives.insert(0, background.negative_prompt)
         strengths.insert(0, 1.0)
-        masks.insert(0, torch.ones(scene.height, scene.width))
+        masks.insert(0, torch.ones(h, w, device=device))
         blur.insert(0, 0.0)
         mask_strengths.insert(0, 1.0)
 
     # 2. Conditionings: prompt strength pulls each region's embedding toward the background prompt's.
     texts = [background.prompt, *prompts] + (negatives if guidance > 1 else [])
-    rows = encode_unique(encode, texts)
+    rows = cache.encode(texts)
     n = len(prompts)
     anchor = take_conditioning(rows, [0] * n)
     cond = lerp_conditioning(anchor, take_conditioning(rows, range(1, n + 1)), torch.tensor(strengths))
     uncond = take_conditioning(rows, range(n + 1, 2 * n + 1)) if guidance > 1 else None
 
     # 3. Masks per step.
-    soft, quantized = process_masks(
-        torch.stack(masks).to(device), factor=f, blur_px=torch.tensor(blur), strengths=torch.tensor(mask_strengths),
-        cover_alpha=options.cover_alpha, noise_levels=schedule.noise_levels, mode=options.mask_mode)
+    soft, quantized = shape_masks(torch.stack(masks), blur=torch.tensor(blur), strengths=torch.tensor(mask_strengths),
+                                  cover_alpha=options.cover_alpha, noise_levels=schedule.noise_levels,
+                                  mode=options.mask_mode)
     soft_cpu = soft.cpu()  # centring shifts are computed once here, never inside the sampling loop
     bootstrap_layers = torch.ones(n, dtype=torch.bool)
     shifts = [centering_shift(m) for m in soft_cpu]
@@ -135,16 +176,13 @@ def make_plan(backend: Backend, scene: Scene, schedule: Schedule, options: Sampl
     # 4. Latents for bootstrapping and filling.
     fill_latent = image_blend = None
     if has_image:
-        fill_latent = backend.encode_images(image_to_tensor(background.image, device)).float()
+        fill_latent = cache.image_latent(background.image_digest, background.image)
         plain = fill_latent
         region_cover = soft.sum(0, keepdim=True)[None].clamp(0, 1)  # (1, 1, h, w)
         image_blend = torch.nn.functional.interpolate(region_cover, size=(scene.height, scene.width),
                                                       mode="bilinear", align_corners=False)
-    elif plain_latent is not None:
-        plain = plain_latent(scene.height, scene.width)
     else:
-        white = torch.ones(1, 3, scene.height, scene.width, device=device)
-        plain = backend.encode_images(white).float()
+        plain = cache.plain_latent(scene.height, scene.width)
 
     return Plan(schedule=schedule, prompts=tuple(prompts), cond=cond, uncond=uncond, guidance=guidance,
                 weights=quantized[:, :, None], soft_masks=soft, shifts=tuple(shifts),
