@@ -8,10 +8,10 @@
 """
 
 from .backends import Backend, ModelLoadError, ModelNotAvailableOffline, load_backend
-from .engine import Trace, TraceStep, generate
+from .engine import Frame, Stream, Trace, TraceStep, generate
 from .scene import Background, Region, Scene, SceneError
 
 __version__ = "0.1.0"
 
-__all__ = ["Backend", "Background", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError",
+__all__ = ["Backend", "Background", "Frame", "Stream", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError",
            "Trace", "TraceStep", "generate", "load_backend", "__version__"]

@@ -72,16 +72,13 @@ class ToyBackend:
         return {"appearance": torch.stack([embed_prompt(p) for p in prompts]).to(self.device)}
 
     def texture_means(self, appearance: Tensor, height: int, width: int) -> Tensor:
-        """(N, D) appearance vectors -> (N, K, C, h, w) latent means, cached per (vector, size)."""
-        out = []
-        for vector in appearance:
-            key = (tuple(vector.tolist()), height, width)
-            if key not in self._means:
-                self._means[key] = self._render_means(vector, height, width)
-                if len(self._means) > 256:
-                    self._means.popitem(last=False)
-            out.append(self._means[key])
-        return torch.stack(out)
+        """(D,) appearance vector -> (K, C*h*w) flattened latent means, cached per (vector, size)."""
+        key = (tuple(appearance.tolist()), height, width)
+        if key not in self._means:
+            self._means[key] = self._render_means(appearance, height, width).flatten(1)
+            if len(self._means) > 256:
+                self._means.popitem(last=False)
+        return self._means[key]
 
     def _render_means(self, vector: Tensor, height: int, width: int) -> Tensor:
         k = PHASES.shape[0]
@@ -94,18 +91,29 @@ class ToyBackend:
                 + (latent_colours[1] - latent_colours[0])[None, :, None, None] * coverage[:, None])
 
     def predict_x0(self, x: Tensor, step_index: Tensor, schedule: Schedule, cond: Conditioning) -> Tensor:
+        # Σ_k r_k x̂0_k = (1 - cα) Σ_k r_k μ_k + c x_t with c = α s² / var, and the posterior logits need
+        # only <x_t, μ_k> and ‖μ_k‖², so rows sharing a prompt are handled with two small matmuls.
         self.model_calls += 1
         self.model_rows += x.shape[0]
         step_index = step_index.to(self.device)
-        alpha = schedule.alphas[step_index].view(-1, 1, 1, 1, 1)
-        sigma = schedule.sigmas[step_index].view(-1, 1, 1, 1, 1)
-        means = self.texture_means(cond["appearance"], x.shape[-2], x.shape[-1])  # (N, K, C, h, w)
-        var = alpha ** 2 * self.prior_std ** 2 + sigma ** 2  # marginal variance of x_t per element
-        residual = x[:, None].float() - alpha * means  # (N, K, C, h, w)
-        log_r = -(residual ** 2).sum(dim=(2, 3, 4)) / (2 * var.view(-1, 1))
-        r = torch.softmax(log_r, dim=1)[:, :, None, None, None]
-        x0_k = means + (alpha * self.prior_std ** 2 / var) * residual
-        return (r * x0_k).sum(1)
+        alpha = schedule.alphas[step_index][:, None]  # (N, 1)
+        var = alpha ** 2 * self.prior_std ** 2 + schedule.sigmas[step_index][:, None] ** 2
+        gain = alpha * self.prior_std ** 2 / var  # c
+        flat = x.float().flatten(1)  # (N, D)
+        mixture = torch.empty_like(flat)
+        appearance = cond["appearance"]
+        groups: dict[tuple, list[int]] = {}
+        for row, vector in enumerate(appearance.tolist()):
+            groups.setdefault(tuple(vector), []).append(row)
+        for vector, rows in groups.items():
+            means = self.texture_means(appearance[rows[0]], x.shape[-2], x.shape[-1])  # (K, D)
+            idx = torch.tensor(rows, device=self.device)
+            a = alpha[idx]
+            # ‖x − a μ_k‖² up to the per-row constant ‖x‖², which softmax ignores
+            distance = -2 * a * (flat[idx] @ means.T) + a ** 2 * (means * means).sum(1)[None]
+            r = torch.softmax(-distance / (2 * var[idx]), dim=1)  # (R, K)
+            mixture[idx] = r @ means
+        return ((1 - gain * alpha) * mixture + gain * flat).view_as(x)
 
     def encode_images(self, images: Tensor) -> Tensor:
         small = F.avg_pool2d(images.float().to(self.device), self.scale_factor)

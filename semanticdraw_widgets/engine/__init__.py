@@ -3,6 +3,7 @@
 from .generate import METHODS, generate
 from .masks import MASK_MODES
 from .plan import SamplerOptions
+from .stream import Frame, Stream
 from .trace import Trace, TraceStep
 
-__all__ = ["generate", "METHODS", "MASK_MODES", "SamplerOptions", "Trace", "TraceStep"]
+__all__ = ["Frame", "Stream", "generate", "METHODS", "MASK_MODES", "SamplerOptions", "Trace", "TraceStep"]

@@ -64,7 +64,9 @@ def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = Fa
 
     s, p = len(schedule), plan.num_layers
     c, h, w = backend.latent_channels, scene.height // backend.scale_factor, scene.width // backend.scale_factor
-    init, plain_noise, fresh = seeded_noise(scene.seed, [(1, c, h, w), (1, c, h, w), (s, p, c, h, w)], backend.device)
+    # The layer count must not change the shared noise: adding a region should not reshuffle the picture.
+    init, plain_noise, fresh, layer_fresh = seeded_noise(
+        scene.seed, [(1, c, h, w), (1, c, h, w), (s, c, h, w), (s, p, c, h, w) if reference else (0,)], backend.device)
     start = plan.fill_latent if plan.fill_latent is not None else torch.zeros_like(init)
     x = noised(start, init, schedule.alphas[0], schedule.sigmas[0])
     recorder = Trace(prompts=plan.prompts, project=backend.latent_to_rgb) if trace else None
@@ -84,12 +86,12 @@ def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = Fa
             coeffs = (schedule.alphas[i + 1], schedule.pred_noise[i + 1], schedule.fresh_noise[i + 1])
             if reference:
                 eps_layers = predicted_noise(x[:, None], pred.x0_layers, schedule.alphas[i], schedule.sigmas[i])
-                x_layers = renoise(pred.x0_layers, eps_layers, fresh[i][None], *coeffs)
+                x_layers = renoise(pred.x0_layers, eps_layers, layer_fresh[i][None], *coeffs)
                 fill_next = fill_for(plan, x_layers) if plan.fill_latent is None else noised(
-                    plan.fill_latent, fresh[i, :1], schedule.alphas[i + 1], schedule.sigmas[i + 1])
+                    plan.fill_latent, fresh[i][None], schedule.alphas[i + 1], schedule.sigmas[i + 1])
                 x = multidiffusion_average(x_layers, pred.weights, fill_next)
             else:
                 eps = predicted_noise(x, pred.x0, schedule.alphas[i], schedule.sigmas[i])
-                x = renoise(pred.x0, eps, fresh[i, :1], *coeffs)
+                x = renoise(pred.x0, eps, fresh[i][None], *coeffs)
         image = decode(backend, plan, x, scene)
     return (image, recorder) if recorder is not None else image

@@ -1,0 +1,156 @@
+"""Multi-prompt stream batch: a ring of T latents at T noise levels, advanced by ONE model call per tick.
+
+Slot k holds a latent at step k. Every tick a new latent enters at step 0 (from the slot's fixed,
+seeded noise), all slots take one regional step together — one batched backend call of
+T × layers rows (×2 only when guidance > 1) — and the slot that completed step T-1 leaves as a frame:
+
+    x_new   = α_0 z_start + σ_0 ε_start                     (fixed per stream: same seed, same start)
+    x̂0_k    = regional x̂0 of every slot k = 0..T-1         (one batched call)
+    frame   = x̂0_{T-1}
+    x_{k+1} = α_{k+1} x̂0_k + ρ_{k+1} ε̂_k + φ_{k+1} ε_{k+1}  (ε_{k+1} fixed per slot)
+
+Because every noise is fixed per slot and drawn exactly as ``generate`` draws it, a static scene
+converges after T ticks to the same picture as ``generate(backend, scene, steps=T)`` and the stream
+then goes idle: ``tick()`` returns the last frame without calling the model until the scene changes.
+``update(scene)`` may be called from any thread; it is applied at the start of the next tick.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, replace
+
+import torch
+from PIL import Image
+from torch import Tensor
+
+from ..backends.base import Backend
+from ..scene import Scene
+from .generate import decode, seeded_noise
+from .plan import Plan, PlanCache, SamplerOptions, make_plan
+from .regional import noised, predicted_noise, renoise
+from .sampler import predict_regional
+from .trace import TraceStep, detach_to_cpu
+
+
+@dataclass(frozen=True)
+class Frame:
+    image: Image.Image
+    index: int  # tick that produced it
+    converged: bool  # the picture of the current scene is complete; further ticks would not change it
+    step: int  # steps completed by the latent shown (T for a finished frame, fewer while the ring fills)
+    scene: Scene  # the scene applied when this frame was made
+    latent: Tensor  # (C, h, w) the x̂0 shown, on the CPU
+
+
+class Stream:
+    """SemanticDraw's stream batch for one scene at a time (see the module docstring)."""
+
+    def __init__(self, backend: Backend, scene: Scene, steps: int = 4, *, guidance_scale: float | None = None,
+                 bootstrap_steps: int = 1, mask_mode: str = "continuous", cover_alpha: float = 0.0,
+                 trace_ticks: int = 0) -> None:
+        if not isinstance(scene, Scene):
+            raise TypeError(f"Stream needs a semanticdraw_widgets.Scene, got {type(scene).__name__}")
+        self.backend = backend
+        self.options = SamplerOptions(guidance_scale=guidance_scale, bootstrap_steps=bootstrap_steps,
+                                      mask_mode=mask_mode, cover_alpha=cover_alpha)
+        self.schedule = backend.make_schedule(steps)
+        self.steps = len(self.schedule)
+        self.cache = PlanCache(backend)
+        self.traces: deque[list[TraceStep]] = deque(maxlen=trace_ticks)
+        self._lock = threading.Lock()
+        self._pending: Scene | None = None
+        self._scene: Scene | None = None
+        self._plan: Plan | None = None
+        self._ring: list[Tensor] = []  # latents at steps 1..k (slot k-1 holds step k), newest first
+        self._since_change = 0  # ticks run since the scene last changed
+        self._tick = 0
+        self._last: Frame | None = None
+        self.model_calls = 0
+        self._apply(scene)
+
+    # -- scene handling -------------------------------------------------------------------------
+    def update(self, scene: Scene) -> None:
+        """Queue `scene` (latest wins); it takes effect at the next tick boundary. Thread-safe."""
+        if not isinstance(scene, Scene):
+            raise TypeError(f"update() needs a semanticdraw_widgets.Scene, got {type(scene).__name__}")
+        with self._lock:
+            self._pending = scene
+
+    @property
+    def scene(self) -> Scene:
+        """The newest scene, applied or still queued."""
+        with self._lock:
+            return self._pending if self._pending is not None else self._scene
+
+    @property
+    def idle(self) -> bool:
+        """True when the current scene's picture is complete and no update is queued."""
+        with self._lock:
+            return self._pending is None and self._since_change >= self.steps
+
+    def _apply(self, scene: Scene) -> None:
+        """Rebuild the plan for `scene`; noise and ring are reset only when seed or size change."""
+        old = self._scene
+        if old is not None and scene == old:
+            return
+        plan = make_plan(self.backend, scene, self.schedule, self.options, self.cache)
+        if old is None or (scene.width, scene.height, scene.seed) != (old.width, old.height, old.seed):
+            self._make_noise(scene)
+        if old is None or (scene.width, scene.height) != (old.width, old.height):
+            self._ring = []
+        self._scene, self._plan, self._since_change = scene, plan, 0
+
+    def _make_noise(self, scene: Scene) -> None:
+        c, f = self.backend.latent_channels, self.backend.scale_factor
+        h, w, s = scene.height // f, scene.width // f, self.steps
+        # drawn exactly as generate() draws them, so a converged stream shows generate()'s picture
+        init, plain, fresh = seeded_noise(scene.seed, [(1, c, h, w), (1, c, h, w), (s, c, h, w)], self.backend.device)
+        self._start_noise, self._plain_noise, self._fresh = init, plain, fresh
+
+    # -- ticking --------------------------------------------------------------------------------
+    def tick(self) -> Frame:
+        """Advance every slot one step with one batched model call, or return the last frame when idle."""
+        with self._lock:
+            pending, self._pending = self._pending, None
+        if pending is not None:
+            self._apply(pending)
+        if self._last is not None and self._since_change >= self.steps:
+            return self._last
+        plan, schedule = self._plan, self.schedule
+        start = plan.fill_latent if plan.fill_latent is not None else torch.zeros_like(self._start_noise)
+        fresh_latent = noised(start, self._start_noise, schedule.alphas[0], schedule.sigmas[0])
+        x = torch.cat([fresh_latent, *self._ring])  # (B, C, h, w), slot b at step b
+        steps = list(range(x.shape[0]))
+        with torch.inference_mode():
+            pred = predict_regional(self.backend, plan, x, steps, self._plain_noise.expand(len(steps), -1, -1, -1))
+            self.model_calls += 1
+            self._record(x, steps, pred)
+            finished = len(steps) == self.steps
+            shown = pred.x0[-1:]
+            # every slot but a finished one moves to the next step
+            advancing = steps[:-1] if finished else steps
+            idx = torch.tensor(advancing, dtype=torch.long, device=x.device)
+            a, sig = schedule.alphas[idx].view(-1, 1, 1, 1), schedule.sigmas[idx].view(-1, 1, 1, 1)
+            nxt = idx + 1
+            eps = predicted_noise(x[idx], pred.x0[idx], a, sig)
+            moved = renoise(pred.x0[idx], eps, self._fresh[idx], schedule.alphas[nxt].view(-1, 1, 1, 1),
+                            schedule.pred_noise[nxt].view(-1, 1, 1, 1), schedule.fresh_noise[nxt].view(-1, 1, 1, 1))
+            self._ring = [latent[None] for latent in moved]
+            image = decode(self.backend, plan, shown, self._scene)
+        self._since_change += 1
+        self._tick += 1
+        converged = finished and self._since_change >= self.steps
+        self._last = Frame(image=image, index=self._tick, converged=converged, step=steps[-1] + 1,
+                           scene=self._scene, latent=detach_to_cpu(shown[0]))
+        return self._last
+
+    def _record(self, x: Tensor, steps: list[int], pred) -> None:
+        if self.traces.maxlen == 0:
+            return
+        schedule, plan = self.schedule, self._plan
+        self.traces.append([TraceStep(
+            index=step, timestep=float(schedule.timesteps[step]), noise_level=float(schedule.noise_levels[step]),
+            bootstrap=step < plan.bootstrap_steps, x_t=detach_to_cpu(x[b]), x0_layers=detach_to_cpu(pred.x0_layers[b]),
+            x0=detach_to_cpu(pred.x0[b]), masks=detach_to_cpu(pred.weights[b, :, 0])) for b, step in enumerate(steps)])
