@@ -9,9 +9,10 @@
 
 from .backends import Backend, ModelLoadError, ModelNotAvailableOffline, load_backend
 from .engine import Frame, Stream, Trace, TraceStep, generate
+from .runtime import Session, SessionStatus
 from .scene import Background, Region, Scene, SceneError
 
 __version__ = "0.1.0"
 
-__all__ = ["Backend", "Background", "Frame", "Stream", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError",
+__all__ = ["Backend", "Background", "Frame", "Stream", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError", "Session", "SessionStatus",
            "Trace", "TraceStep", "generate", "load_backend", "__version__"]

@@ -62,3 +62,45 @@ def make_tiny_sd_pipeline(folder: str | Path, *, prediction_type: str = "epsilon
                                    requires_safety_checker=False)
     pipe.save_pretrained(folder)
     return folder
+
+
+def make_sd15_sized_pipeline(folder: str | Path, seed: int = 0, *, dtype: torch.dtype = torch.float16) -> Path:
+    """Build a pipeline with the real Stable Diffusion 1.5 architecture and random weights, and save it.
+
+    For benchmarks: the UNet (~860M parameters), KL VAE and 12-layer CLIP text encoder have SD1.5's
+    exact shapes, so a step costs what a real SD1.5 step costs, but nothing is downloaded (the tokenizer
+    is the byte-level one of ``make_tiny_sd_pipeline``). Weights are written as ``dtype`` safetensors:
+    float16 (the default, ~2.1 GB) loads fine as float32 too, float32 takes ~4.3 GB.
+    """
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    folder = Path(folder)
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        sample_size=64, in_channels=4, out_channels=4, block_out_channels=(320, 640, 1280, 1280),
+        layers_per_block=2, down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3, cross_attention_dim=768,
+        attention_head_dim=8, norm_num_groups=32)
+    vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), in_channels=3, out_channels=3,
+                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                        layers_per_block=2, latent_channels=4, norm_num_groups=32, sample_size=512,
+                        scaling_factor=0.18215)
+    with tempfile.TemporaryDirectory() as scratch:
+        tokenizer_dir = write_byte_level_clip_tokenizer(Path(scratch))
+        tokenizer = CLIPTokenizer(str(tokenizer_dir / "vocab.json"), str(tokenizer_dir / "merges.txt"),
+                                  model_max_length=77)
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, hidden_size=768, intermediate_size=3072, num_attention_heads=12,
+        num_hidden_layers=12, vocab_size=len(tokenizer), max_position_embeddings=77, projection_dim=768,
+        hidden_act="quick_gelu"))
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    for module in (unet, vae, text_encoder):
+        module.to(dtype)
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
