@@ -611,10 +611,12 @@ def test_example_landscape_loads():
     assert (s.width, s.height, s.seed) == (512, 512, 0)
     assert s.background.prompt == "blue sky with white clouds"
     prompts = [r.prompt for r in s.regions]
-    assert prompts[:3] == ["green grass", "red bricks", "yellow sun"]
-    grass, wall, sun = s.regions[:3]
+    assert prompts == ["green grass", "blue water with waves", "red bricks", "dark brown wood", "yellow sun"]
+    grass, water, wall, roof, sun = s.regions
     assert grass.mask[500, 10] == 1.0 and grass.mask[100, 10] == 0.0
+    assert water.mask[440, 390] == 1.0 and water.mask[440, 100] == 0.0
     assert wall.mask[300, 150] == 1.0 and wall.mask[300, 300] == 0.0
-    assert sun.mask[100, 400] == 1.0 and sun.mask[100, 200] == 0.0
-    assert any(r.mask_blur == 8.0 for r in s.regions)
+    assert roof.mask[230, 170] == 1.0 and roof.mask[150, 170] == 0.0
+    assert sun.mask[95, 410] == 1.0 and sun.mask[100, 200] == 0.0
+    assert sun.mask_blur == 12.0
     assert Scene.from_json(s.to_json()) == s
