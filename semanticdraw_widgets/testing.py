@@ -67,10 +67,11 @@ def make_tiny_sd_pipeline(folder: str | Path, *, prediction_type: str = "epsilon
 def make_sd15_sized_pipeline(folder: str | Path, seed: int = 0, *, dtype: torch.dtype = torch.float16) -> Path:
     """Build a pipeline with the real Stable Diffusion 1.5 architecture and random weights, and save it.
 
-    For benchmarks: the UNet (~860M parameters), KL VAE and 12-layer CLIP text encoder have SD1.5's
-    exact shapes, so a step costs what a real SD1.5 step costs, but nothing is downloaded (the tokenizer
-    is the byte-level one of ``make_tiny_sd_pipeline``). Weights are written as ``dtype`` safetensors:
-    float16 (the default, ~2.1 GB) loads fine as float32 too, float32 takes ~4.3 GB.
+    For benchmarks: the UNet (860M parameters), KL VAE (84M) and 12-layer CLIP text encoder have SD1.5's
+    shapes, so a step costs what a real SD1.5 step costs, but nothing is downloaded. The tokenizer is the
+    byte-level one of ``make_tiny_sd_pipeline``, so only the text encoder's token embedding is smaller
+    (514 rows instead of 49408; the same compute). Weights are written as ``dtype`` safetensors: float16
+    (the default, ~2 GB on disk) loads fine as float32 too; float32 takes ~4 GB.
     """
     from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
@@ -98,7 +99,7 @@ def make_sd15_sized_pipeline(folder: str | Path, seed: int = 0, *, dtype: torch.
     scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                               clip_sample=False, set_alpha_to_one=False, steps_offset=1)
     for module in (unet, vae, text_encoder):
-        module.to(dtype)
+        torch.nn.Module.to(module, dtype)  # plain cast: diffusers' to() warns about fp32 modules these lack
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                    scheduler=scheduler, safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
