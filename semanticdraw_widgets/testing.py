@@ -34,8 +34,7 @@ def write_byte_level_clip_tokenizer(folder: Path) -> Path:
 def make_tiny_sd_pipeline(folder: str | Path, *, prediction_type: str = "epsilon", seed: int = 0,
                           width: int = 32, sample_size: int = 32) -> Path:
     """Build a random SD1.x-shaped pipeline (UNet, KL VAE with 2x downsampling, CLIP) and save it."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from diffusers import AutoencoderKL, UNet2DConditionModel
 
     folder = Path(folder)
     torch.manual_seed(seed)
@@ -47,21 +46,8 @@ def make_tiny_sd_pipeline(folder: str | Path, *, prediction_type: str = "epsilon
     vae = AutoencoderKL(block_out_channels=(width, 2 * width), in_channels=3, out_channels=3,
                         down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
                         latent_channels=4, norm_num_groups=8, sample_size=2 * sample_size)
-    with tempfile.TemporaryDirectory() as scratch:
-        tokenizer_dir = write_byte_level_clip_tokenizer(Path(scratch))
-        tokenizer = CLIPTokenizer(str(tokenizer_dir / "vocab.json"), str(tokenizer_dir / "merges.txt"),
-                                  model_max_length=77)
-    text_encoder = CLIPTextModel(CLIPTextConfig(
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, hidden_size=32, intermediate_size=37, num_attention_heads=4,
-        num_hidden_layers=2, vocab_size=len(tokenizer), max_position_embeddings=77))
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              clip_sample=False, set_alpha_to_one=False, prediction_type=prediction_type)
-    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
-    pipe.save_pretrained(folder)
-    return folder
+    text_config = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2)
+    return _assemble(folder, unet, vae, text_config, prediction_type=prediction_type)
 
 
 def make_sd15_sized_pipeline(folder: str | Path, seed: int = 0, *, dtype: torch.dtype = torch.float16) -> Path:
@@ -73,8 +59,7 @@ def make_sd15_sized_pipeline(folder: str | Path, seed: int = 0, *, dtype: torch.
     (514 rows instead of 49408; the same compute). Weights are written as ``dtype`` safetensors: float16
     (the default, ~2 GB on disk) loads fine as float32 too; float32 takes ~4 GB.
     """
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from diffusers import AutoencoderKL, UNet2DConditionModel
 
     folder = Path(folder)
     torch.manual_seed(seed)
@@ -87,19 +72,29 @@ def make_sd15_sized_pipeline(folder: str | Path, seed: int = 0, *, dtype: torch.
                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
                         layers_per_block=2, latent_channels=4, norm_num_groups=32, sample_size=512,
                         scaling_factor=0.18215)
+    text_config = dict(hidden_size=768, intermediate_size=3072, num_attention_heads=12, num_hidden_layers=12,
+                       projection_dim=768, hidden_act="quick_gelu")
+    return _assemble(folder, unet, vae, text_config, dtype=dtype, steps_offset=1)
+
+
+def _assemble(folder: Path, unet, vae, text_config: dict, *, dtype: torch.dtype | None = None,
+              **scheduler_options) -> Path:
+    """Add a byte-level tokenizer, a CLIP text encoder and SD1.x's DDIM scheduler; save the pipeline."""
+    from diffusers import DDIMScheduler, StableDiffusionPipeline
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
     with tempfile.TemporaryDirectory() as scratch:
         tokenizer_dir = write_byte_level_clip_tokenizer(Path(scratch))
         tokenizer = CLIPTokenizer(str(tokenizer_dir / "vocab.json"), str(tokenizer_dir / "merges.txt"),
                                   model_max_length=77)
     text_encoder = CLIPTextModel(CLIPTextConfig(
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id, hidden_size=768, intermediate_size=3072, num_attention_heads=12,
-        num_hidden_layers=12, vocab_size=len(tokenizer), max_position_embeddings=77, projection_dim=768,
-        hidden_act="quick_gelu"))
+        pad_token_id=tokenizer.pad_token_id, vocab_size=len(tokenizer), max_position_embeddings=77, **text_config))
     scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
-    for module in (unet, vae, text_encoder):
-        torch.nn.Module.to(module, dtype)  # plain cast: diffusers' to() warns about fp32 modules these lack
+                              clip_sample=False, set_alpha_to_one=False, **scheduler_options)
+    if dtype is not None:
+        for module in (unet, vae, text_encoder):
+            torch.nn.Module.to(module, dtype)  # plain cast: diffusers' to() warns about fp32 modules these lack
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
                                    scheduler=scheduler, safety_checker=None, feature_extractor=None,
                                    requires_safety_checker=False)
