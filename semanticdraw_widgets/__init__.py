@@ -14,5 +14,15 @@ from .scene import Background, Region, Scene, SceneError
 
 __version__ = "0.1.0"
 
-__all__ = ["Backend", "Background", "Frame", "Stream", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError", "Session", "SessionStatus",
+
+def __getattr__(name: str):
+    # The widget pulls in anywidget/ipywidgets; load it only when asked for (scripts and CLI don't need it).
+    if name in ("SemanticDrawCanvas", "PaletteError"):
+        from . import widgets
+
+        return getattr(widgets, name)
+    raise AttributeError(f"module 'semanticdraw_widgets' has no attribute {name!r}")
+
+
+__all__ = ["Backend", "Background", "Frame", "PaletteError", "SemanticDrawCanvas", "Stream", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError", "Session", "SessionStatus",
            "Trace", "TraceStep", "generate", "load_backend", "__version__"]

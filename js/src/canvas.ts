@@ -1,0 +1,144 @@
+// The drawing surface: pointer events paint the label map locally (no round trip per point) and the
+// map is rendered with each brush's colour. It never talks to the model; the widget wires it up.
+
+import { LabelMap } from "./labels";
+
+export type Tool = "brush" | "eraser" | "fill";
+
+export interface SurfaceState {
+  tool(): Tool;
+  label(): number; // the selected brush's label (1-based)
+  size(): number; // brush radius in canvas pixels
+  colors(): (string | null)[]; // colour per label - 1; null hides that brush
+}
+
+export interface SurfaceEvents {
+  beforeEdit(before: Uint8Array): void; // once per stroke, for undo
+  changed(final: boolean): void; // during a stroke (throttled by the caller) and at its end
+}
+
+export function parseHex(color: string): [number, number, number] {
+  const hex = color.replace("#", "");
+  const full = hex.length === 3 ? hex.split("").map((c) => c + c).join("") : hex.padEnd(6, "0");
+  const value = parseInt(full.slice(0, 6), 16);
+  return Number.isNaN(value) ? [136, 136, 136] : [(value >> 16) & 255, (value >> 8) & 255, value & 255];
+}
+
+/** RGBA pixels of a label map: brush colours at `alpha`, background transparent. */
+export function renderLabels(labels: LabelMap, colors: (string | null)[], alpha = 200): Uint8ClampedArray<ArrayBuffer> {
+  const rgba = new Uint8ClampedArray(labels.width * labels.height * 4);
+  const table = colors.map((c) => (c === null ? null : parseHex(c)));
+  for (let i = 0; i < labels.data.length; i++) {
+    const label = labels.data[i];
+    const rgb = label > 0 ? table[label - 1] : null;
+    if (!rgb) continue;
+    rgba[i * 4] = rgb[0];
+    rgba[i * 4 + 1] = rgb[1];
+    rgba[i * 4 + 2] = rgb[2];
+    rgba[i * 4 + 3] = alpha;
+  }
+  return rgba;
+}
+
+export class DrawingSurface {
+  readonly canvas: HTMLCanvasElement;
+  private drawing = false;
+  private last: [number, number] | null = null;
+  private frameRequested = false;
+
+  constructor(
+    public labels: LabelMap,
+    private readonly state: SurfaceState,
+    private readonly events: SurfaceEvents,
+    signal: AbortSignal,
+  ) {
+    this.canvas = document.createElement("canvas");
+    this.canvas.className = "sdw-draw";
+    this.canvas.width = labels.width;
+    this.canvas.height = labels.height;
+    this.canvas.style.touchAction = "none";
+    const on = <K extends keyof HTMLElementEventMap>(type: K, fn: (e: HTMLElementEventMap[K]) => void) =>
+      this.canvas.addEventListener(type, fn as EventListener, { signal });
+    on("pointerdown", (e) => this.down(e));
+    on("pointermove", (e) => this.move(e));
+    on("pointerup", (e) => this.up(e));
+    on("pointercancel", (e) => this.up(e));
+    this.redraw();
+  }
+
+  setLabels(labels: LabelMap): void {
+    this.labels = labels;
+    this.canvas.width = labels.width;
+    this.canvas.height = labels.height;
+    this.redraw();
+  }
+
+  /** Canvas pixel under a pointer event, whatever the CSS size of the canvas. */
+  private point(e: PointerEvent): [number, number] {
+    const rect = this.canvas.getBoundingClientRect();
+    const sx = rect.width ? this.canvas.width / rect.width : 1;
+    const sy = rect.height ? this.canvas.height / rect.height : 1;
+    return [(e.clientX - rect.left) * sx, (e.clientY - rect.top) * sy];
+  }
+
+  private paintLabel(): number {
+    return this.state.tool() === "eraser" ? 0 : this.state.label();
+  }
+
+  private down(e: PointerEvent): void {
+    if (e.button !== 0) return;
+    const [x, y] = this.point(e);
+    this.events.beforeEdit(this.labels.data);
+    if (this.state.tool() === "fill") {
+      if (this.labels.fill(x, y, this.paintLabel())) {
+        this.redraw();
+        this.events.changed(true);
+      }
+      return;
+    }
+    this.drawing = true;
+    this.canvas.setPointerCapture?.(e.pointerId);
+    this.last = [x, y];
+    this.labels.disc(x, y, this.state.size(), this.paintLabel());
+    this.scheduleRedraw();
+    this.events.changed(false);
+  }
+
+  private move(e: PointerEvent): void {
+    if (!this.drawing || !this.last) return;
+    // coalesced events keep fast strokes smooth at the display's input rate
+    const events = typeof e.getCoalescedEvents === "function" ? e.getCoalescedEvents() : [];
+    for (const event of events.length ? events : [e]) {
+      const [x, y] = this.point(event);
+      this.labels.line(this.last[0], this.last[1], x, y, this.state.size(), this.paintLabel());
+      this.last = [x, y];
+    }
+    this.scheduleRedraw();
+    this.events.changed(false);
+  }
+
+  private up(e: PointerEvent): void {
+    if (!this.drawing) return;
+    this.move(e);
+    this.drawing = false;
+    this.last = null;
+    this.redraw();
+    this.events.changed(true);
+  }
+
+  private scheduleRedraw(): void {
+    if (this.frameRequested) return;
+    this.frameRequested = true;
+    requestAnimationFrame(() => {
+      this.frameRequested = false;
+      this.redraw();
+    });
+  }
+
+  redraw(): void {
+    const context = this.canvas.getContext("2d");
+    if (!context) return; // a test DOM without canvas support: the label map is still kept
+    const pixels = renderLabels(this.labels, this.state.colors());
+    context.putImageData(new ImageData(pixels, this.labels.width, this.labels.height), 0, 0);
+  }
+}

@@ -1,0 +1,145 @@
+"""The real front-end bundle in Debian's Chromium (Playwright), bridged to the real Python widget.
+
+No Jupyter server: the page loads the esbuild bundle and a fake anywidget model whose save_changes /
+send call into the widget in this process, and frames from the Session are pushed back into the page.
+This drives real pointer events, the real canvas, CompressionStream, Blob URLs and image decoding.
+"""
+
+import base64
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import semanticdraw_widgets as sdw
+from semanticdraw_widgets.widgets.canvas import STATIC
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+HERE = Path(__file__).parent
+SIZE = 128
+
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)")
+
+HARNESS = """<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="/widget.css"></head>
+<body><div id="root"></div><script type="module">
+import widget from "/widget.js";
+import { makeModel } from "/fake_model.js";
+window.model = makeModel(JSON.parse(decodeURIComponent(location.hash.slice(1))));
+window.cleanup = widget.render({ model: window.model, el: document.getElementById("root") });
+window.ready = true;
+</script></body></html>"""
+
+
+def initial_state(widget):
+    state = {}
+    for key in ("width", "height", "brushes", "background", "seed", "steps", "guidance", "playing", "status",
+                "snapshot_mime", "protocol_version"):
+        state[key] = getattr(widget, key)
+    for key in ("labels", "snapshot"):
+        state[key] = {"$b64": base64.b64encode(bytes(getattr(widget, key))).decode()}
+    return state
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def test_draw_a_stroke_and_see_the_picture(browser, toy, tmp_path):
+    widget = sdw.SemanticDrawCanvas(toy, width=SIZE, height=SIZE, steps=2)
+    outbox = []  # the widget's custom messages, pushed into the page from this thread
+    widget.send = lambda content, buffers=None: outbox.append((content, list(buffers or [])))
+    # trait changes the kernel would sync to the browser (the status line's source)
+    widget.observe(lambda change: outbox.append(({"$state": {change["name"]: change["new"]}}, [])), names=["status"])
+    received = []
+
+    def bridge(message):
+        if message["kind"] == "state":
+            changes = {k: memoryview(base64.b64decode(v["$b64"])) if isinstance(v, dict) and "$b64" in v else v
+                       for k, v in message["changes"].items()}
+            widget.set_state(changes)
+        else:
+            widget._handle_custom_msg(message["content"], [memoryview(base64.b64decode(b)) for b in message["buffers"]])
+        received.append(message)
+
+    page = browser.new_page(viewport={"width": 900, "height": 700})
+    files = {"/widget.js": (STATIC / "widget.js").read_bytes(), "/widget.css": (STATIC / "widget.css").read_bytes(),
+             "/fake_model.js": (HERE / "fake_model.js").read_bytes(), "/": HARNESS.encode()}
+    types = {".js": "text/javascript", ".css": "text/css"}
+
+    def serve(route):
+        path = "/" + route.request.url.split("/", 3)[3].split("#")[0]
+        body = files.get(path)
+        if body is None:
+            return route.abort()
+        route.fulfill(body=body, content_type=types.get(Path(path).suffix, "text/html"))
+
+    page.route("http://widget.test/**", serve)
+    page.expose_function("py_bridge", bridge)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto("http://widget.test/#" + json.dumps(initial_state(widget)).replace("#", "%23"))
+    page.wait_for_function("window.ready === true")
+    assert any(m["kind"] == "msg" and m["content"] == {"kind": "hello", "version": 1} for m in received)
+    widget.start()
+
+    def pump(until, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            while outbox:
+                content, buffers = outbox.pop(0)
+                if "$state" in content:
+                    page.evaluate("(updates) => window.model._applyRemote(updates)", content["$state"])
+                    continue
+                page.evaluate("([c, b]) => window.model._emitCustom(c, b)",
+                              [content, [base64.b64encode(bytes(b)).decode() for b in buffers]])
+            page.wait_for_timeout(20)
+            if until():
+                return
+        raise AssertionError("timed out")
+
+    # draw a horizontal stroke with the first brush across the middle of the drawing canvas
+    canvas = page.locator("canvas.sdw-draw")
+    box = canvas.bounding_box()
+    scale = box["width"] / SIZE
+    y = box["y"] + 64 * scale
+    page.mouse.move(box["x"] + 16 * scale, y)
+    page.mouse.down()
+    for i in range(1, 29):
+        page.mouse.move(box["x"] + (16 + 3 * i) * scale, y)
+    page.mouse.up()
+
+    pump(lambda: widget.label_map[64, 16:100].all())
+    labels = widget.label_map
+    assert set(np.unique(labels)) == {0, 1}
+    assert labels[64, 16:100].all() and not labels[10].any() and not labels[120].any()
+
+    # frames come back as binary messages, get painted and acknowledged until the settled PNG shows
+    pump(lambda: page.locator("img.sdw-preview[data-settled='true']").count() == 1
+         and widget.session.frame.converged and widget.session.frame.scene.regions)
+    acks = [m["content"]["seq"] for m in received if m["kind"] == "msg" and m["content"].get("kind") == "ack"]
+    assert acks and acks == sorted(acks)
+    assert widget.session.frame.scene.regions[0].prompt == widget.brushes[0]["prompt"]
+    red = page.evaluate("""() => { const img = document.querySelector('img.sdw-preview');
+        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const g = c.getContext('2d'); g.drawImage(img, 0, 0); return Array.from(g.getImageData(60, 64, 1, 1).data); }""")
+    assert red[0] > red[1] + 60, f"the stroke's region should be red bricks, got {red}"
+    pump(lambda: "idle" in page.locator(".sdw-status-text").inner_text())
+
+    # undo with the keyboard removes the stroke, and the kernel hears about it
+    page.locator(".sdw-root").focus()
+    page.keyboard.press("Control+z")
+    pump(lambda: not widget.label_map.any())
+    page.screenshot(path=str(tmp_path / "canvas.png"))
+    assert not errors, errors
+    widget.stop()
