@@ -1,0 +1,69 @@
+"""Start JupyterLab on 127.0.0.1 for a browser test, isolated in a temp folder, and stop it cleanly."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+TOKEN = "semanticdraw-test"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def jupyterlab(root: Path, timeout: float = 90.0) -> Iterator[str]:
+    """Yield the base URL of a JupyterLab serving `root`; the whole process group is killed afterwards."""
+    settings = root / "cfg/lab/user-settings/@jupyterlab/apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / "cfg"), JUPYTER_RUNTIME_DIR=str(root / "rt"),
+               IPYTHONDIR=str(root / "ipy"), JUPYTER_PLATFORM_DIRS="1", HF_HUB_OFFLINE="1")
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1",
+               f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
+               "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
+               "--LabApp.extension_manager=readonly", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    base = f"http://127.0.0.1:{port}"
+    with open(root / "server.log", "w") as log:
+        server = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=1).read()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start:\n" + (root / "server.log").read_text())
+                time.sleep(0.1)
+        yield base
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def open_and_run_all(page, base: str, notebook: str, timeout_ms: int = 120_000) -> None:
+    """Open a notebook in Lab, wait for its kernel, then run every cell."""
+    page.route(lambda url: not url.startswith("http://127.0.0.1"), lambda route: route.abort())
+    page.goto(f"{base}/lab/tree/{notebook}?token={TOKEN}", timeout=timeout_ms)
+    page.wait_for_function("""() => { const w = window.jupyterapp?.shell.currentWidget;
+        return w?.sessionContext?.session?.kernel?.status === 'idle'; }""", timeout=timeout_ms)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")

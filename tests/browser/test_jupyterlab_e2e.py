@@ -1,0 +1,81 @@
+"""End to end in real JupyterLab: a notebook shows the canvas on the toy model, Playwright draws a stroke in
+Debian's Chromium, the kernel receives a region mask covering it, and a rendered frame appears in the page."""
+
+import json
+import os
+import shutil
+import time
+
+import pytest
+
+from jupyter_server import jupyterlab, open_and_run_all
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)")
+
+CELL = """
+import json, os
+import semanticdraw_widgets as sdw
+canvas = sdw.SemanticDrawCanvas(sdw.load_backend("toy"), width=128, height=128, steps=2)
+def report(change):
+    labels = canvas.label_map
+    tmp = {out!r} + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({{"count": int((labels == 1).sum()), "row": labels[64].tolist()}}, f)
+    os.replace(tmp, {out!r})
+canvas.observe(report, names=["labels"])
+canvas.start()
+canvas
+"""
+
+
+def test_draw_in_jupyterlab_and_see_the_kernel_mask_and_a_frame(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    playwright = pytest.importorskip("playwright.sync_api")
+    out = tmp_path / "labels.json"
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                  "language": "python"}})
+    notebook.cells = [nbformat.v4.new_code_cell(CELL.format(out=str(out)))]
+    nbformat.write(notebook, tmp_path / "canvas.ipynb")
+    with jupyterlab(tmp_path) as base, playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        open_and_run_all(page, base, "canvas.ipynb")
+        canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)
+        page.wait_for_selector("img.sdw-preview[data-seq]", timeout=60_000)  # the first frame arrived
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        scale = box["width"] / 128
+        y = box["y"] + 64.5 * scale
+        page.mouse.move(box["x"] + 16 * scale, y)
+        page.mouse.down()
+        for i in range(1, 29):
+            page.mouse.move(box["x"] + (16 + 3 * i) * scale, y)
+        page.mouse.up()
+        stroke_end = time.monotonic()
+
+        deadline = time.monotonic() + 60
+        while not (out.exists() and all(json.loads(out.read_text())["row"][20:96])):
+            assert time.monotonic() < deadline, "the kernel never received the stroke"
+            time.sleep(0.05)
+        received = json.loads(out.read_text())
+        assert received["count"] >= 80 * 3, "a brush stroke several pixels wide"
+        assert not any(received["row"][:3]) and not any(received["row"][114:])  # brush radius 12 around x 16..100
+
+        # a new frame of the edited scene is painted: the stroke's pixels turn brick red in the preview
+        page.wait_for_function("""() => { const img = document.querySelector('img.sdw-preview');
+            if (!img || !img.naturalWidth) return false;
+            const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+            const g = c.getContext('2d'); g.drawImage(img, 0, 0);
+            const [r, gr] = g.getImageData(60, 64, 1, 1).data; return r > gr + 60; }""", timeout=60_000)
+        seconds = time.monotonic() - stroke_end
+        page.screenshot(path=str(tmp_path / "jupyterlab.png"))
+        assert "error" not in page.locator(".sdw-status").inner_text().lower()
+        browser.close()
+    assert not errors, errors
+    assert seconds < 60
