@@ -132,6 +132,18 @@ def test_changing_steps_restarts_the_stream(canvas):
              and canvas.status["state"] == "idle")
 
 
+def test_trace_of_the_shown_frame(toy):
+    widget = sdw.SemanticDrawCanvas(toy, width=SIZE, height=SIZE, steps=2, trace=True)
+    widget.send = lambda *a, **k: None
+    assert widget.trace is None
+    widget.start()
+    try:
+        wait_for(lambda: widget.status["state"] == "idle")
+        assert [s.index for s in widget.trace.steps] == [0, 1]
+    finally:
+        widget.stop()
+
+
 def test_nothing_to_draw_is_an_error_in_the_status_line(toy):
     widget = sdw.SemanticDrawCanvas(toy, width=SIZE, height=SIZE, background={"prompt": "", "negative_prompt": ""})
     widget.send = lambda *a, **k: None

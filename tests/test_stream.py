@@ -5,6 +5,7 @@ import threading
 
 import numpy as np
 import pytest
+import torch
 
 import semanticdraw_widgets as sdw
 from helpers import rect_mask
@@ -153,6 +154,20 @@ def test_trace_keeps_the_last_ticks(toy):
     assert len(stream.traces) == 2
     last = stream.traces[-1]
     assert [s.index for s in last] == [0, 1, 2] and last[0].bootstrap and not last[1].bootstrap
+
+
+def test_last_trace_is_the_history_of_the_shown_frame(toy):
+    stream = sdw.Stream(toy, scene(), steps=3, trace_ticks=3)
+    stream.tick()
+    assert stream.last_trace() is None  # the ring has not produced a finished frame yet
+    frame = run_until_converged(stream)
+    trace = stream.last_trace()
+    _, reference = sdw.generate(toy, scene(), steps=3, trace=True)
+    assert [s.index for s in trace.steps] == [0, 1, 2]
+    for ours, theirs in zip(trace.steps, reference.steps):
+        assert torch.allclose(ours.x_t, theirs.x_t, atol=1e-5)
+    assert torch.allclose(trace.steps[-1].x0, frame.latent, atol=1e-6)
+    assert sdw.Stream(toy, scene(), steps=3).last_trace() is None  # tracing off
 
 
 def test_tiny_sd_stream_converges_close_to_generate(tiny_sd, small_scene):

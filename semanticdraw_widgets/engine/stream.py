@@ -31,7 +31,7 @@ from .generate import decode, seeded_noise
 from .plan import Plan, PlanCache, SamplerOptions, make_plan
 from .regional import noised, predicted_noise, renoise
 from .sampler import predict_regional
-from .trace import TraceStep, detach_to_cpu
+from .trace import Trace, TraceStep, detach_to_cpu
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,19 @@ class Stream:
         self._last = Frame(image=image, index=self._tick, converged=converged, step=steps[-1] + 1,
                            scene=self._scene, latent=detach_to_cpu(shown[0]))
         return self._last
+
+    def last_trace(self) -> Trace | None:
+        """The step-by-step history of the newest finished frame (needs trace_ticks >= steps), else None.
+
+        The latent shown at tick n was at step k during tick n - (T - 1 - k), so its history is
+        gathered diagonally from the last T recorded ticks.
+        """
+        t = self.steps
+        recent = list(self.traces)[-t:]
+        if len(recent) < t or len(recent[-1]) < t:  # no finished frame recorded yet
+            return None
+        return Trace(prompts=self._plan.prompts, project=self.backend.latent_to_rgb,
+                     steps=[recent[k][k] for k in range(t)])
 
     def _record(self, x: Tensor, steps: list[int], pred) -> None:
         if self.traces.maxlen == 0:

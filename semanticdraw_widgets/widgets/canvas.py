@@ -25,6 +25,7 @@ from PIL import Image
 
 from ..backends.base import Backend
 from ..engine.stream import Frame
+from ..engine.trace import Trace
 from ..runtime.session import EncodedFrame, Session, SessionStatus
 from ..scene import Background, Region, Scene, SceneError
 from .protocol import PROTOCOL_VERSION, FrameMessage, ProtocolError, decode_labels, encode_labels, parse_client_message
@@ -105,13 +106,14 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
 
     def __init__(self, backend: Backend, width: int = 512, height: int = 512, *, seed: int = 0, steps: int = 4,
                  brushes: list[dict[str, Any]] | None = None, background: dict[str, str] | None = None,
-                 max_in_flight: int = 2, **kwargs: Any) -> None:
+                 max_in_flight: int = 2, trace: bool = False, **kwargs: Any) -> None:
         Scene(width=width, height=height, background=Background(prompt="x"))  # validates the size early
         super().__init__(width=width, height=height, seed=seed, steps=steps,
                          brushes=[dict(b) for b in (brushes or DEFAULT_BRUSHES)],
                          background=dict(background or DEFAULT_BACKGROUND), **kwargs)
         self.backend = backend
         self.max_in_flight = max_in_flight
+        self.record_trace = trace
         self._session: Session | None = None
         self._sink_id: int | None = None
         self._lock = threading.RLock()
@@ -162,6 +164,11 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         return frame.image if frame is not None else None
 
     @property
+    def trace(self) -> Trace | None:
+        """Step-by-step history of the newest finished frame (SemanticDrawCanvas(..., trace=True)), else None."""
+        return self._session.stream.last_trace() if self._session is not None else None
+
+    @property
     def session(self) -> Session | None:
         return self._session
 
@@ -176,7 +183,7 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
                 self._show_error(str(error))
                 return
             self._session = Session(self.backend, scene, self.steps, max_in_flight=self.max_in_flight,
-                                    guidance_scale=self.guidance)
+                                    guidance_scale=self.guidance, trace_ticks=self.steps if self.record_trace else 0)
             if not self.playing:
                 self._session.pause()
             self._sink_id = self._session.add_sink(self._send_frame)

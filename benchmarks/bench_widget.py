@@ -1,0 +1,142 @@
+"""The canvas in real JupyterLab (Debian's Chromium via Playwright, toy model, 512x512):
+
+* frames/s painted in the page while the user keeps drawing (frames counted by the page itself);
+* stroke-to-frame latency: from pointerup to the first painted frame whose pixels show the stroke.
+
+    python benchmarks/bench_widget.py [--seconds 6] [--strokes 8] [--out FILE.json]
+
+Targets on a 2-core machine (server, kernel and browser share it): >= 20 frames/s painted and
+stroke-to-frame < 300 ms (median).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_generate import machine_info  # noqa: E402
+from jupyter_server import jupyterlab, open_and_run_all  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SIZE = 512
+CELL = f"""
+import semanticdraw_widgets as sdw
+canvas = sdw.SemanticDrawCanvas(sdw.load_backend("toy"), width={SIZE}, height={SIZE}, steps=4)
+canvas.start()
+canvas
+"""
+# Page-side probes: count painted frames, and time each stroke to the first frame showing it.
+PROBE = """() => {
+  const img = document.querySelector('img.sdw-preview');
+  const canvas = document.querySelector('canvas.sdw-draw');
+  const probe = { painted: 0, waiting: null, latencies: [] };
+  const scratch = document.createElement('canvas');
+  new MutationObserver(() => {
+    probe.painted += 1;
+    const w = probe.waiting;
+    if (!w) return;
+    scratch.width = img.naturalWidth; scratch.height = img.naturalHeight;
+    const g = scratch.getContext('2d'); g.drawImage(img, 0, 0);
+    const [r, gr] = g.getImageData(w.x, w.y, 1, 1).data;
+    if (r > gr + 60) { probe.latencies.push(performance.now() - w.t0); probe.waiting = null; }
+  }).observe(img, { attributes: true, attributeFilter: ['data-seq'] });
+  canvas.addEventListener('pointerup', (e) => {
+    if (probe.armed) probe.waiting = { t0: performance.now(), x: probe.armed.x, y: probe.armed.y };
+  });
+  window.sdwProbe = probe;
+}"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    from playwright.sync_api import sync_playwright
+    import nbformat
+    import torch
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=6.0, help="drawing time for the frames/s measurement")
+    parser.add_argument("--strokes", type=int, default=8, help="strokes timed for stroke-to-frame latency")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "widget_cpu-2core.json"))
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                      "language": "python"}})
+        notebook.cells = [nbformat.v4.new_code_cell(CELL)]
+        nbformat.write(notebook, root / "bench.ipynb")
+        with jupyterlab(root) as base, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            open_and_run_all(page, base, "bench.ipynb")
+            canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)
+            page.wait_for_selector("img.sdw-preview[data-seq]", timeout=60_000)
+            page.evaluate(PROBE)
+            canvas.scroll_into_view_if_needed()
+            box = canvas.bounding_box()
+            scale = box["width"] / SIZE
+            at = lambda x, y: (box["x"] + x * scale, box["y"] + y * scale)  # noqa: E731
+
+            # 1. frames/s painted while drawing: zig-zag strokes for --seconds
+            page.evaluate("window.sdwProbe.painted = 0")
+            started = time.monotonic()
+            stroke = 0
+            while time.monotonic() - started < args.seconds:
+                y = 40 + (stroke * 23) % 430
+                page.mouse.move(*at(30, y))
+                page.mouse.down()
+                for i in range(1, 20):
+                    page.mouse.move(*at(30 + i * 22, y + (i % 2) * 8))
+                    page.wait_for_timeout(15)
+                page.mouse.up()
+                stroke += 1
+            elapsed = time.monotonic() - started
+            painted = page.evaluate("window.sdwProbe.painted")
+            fps = painted / elapsed
+
+            # 2. stroke-to-frame: clear, wait for idle, draw one short stroke, time until it shows
+            for k in range(args.strokes):
+                page.click("button:has-text('clear')")
+                page.wait_for_function("document.querySelector('.sdw-status-text').textContent.startsWith('idle')",
+                                       timeout=60_000)
+                page.wait_for_timeout(300)
+                x, y = 100 + (k % 4) * 90, 150 + (k // 4) * 150
+                page.evaluate(f"window.sdwProbe.armed = {{x: {x}, y: {y}}}")
+                page.mouse.move(*at(x - 30, y))
+                page.mouse.down()
+                page.mouse.move(*at(x, y))
+                page.mouse.move(*at(x + 30, y))
+                page.mouse.up()
+                page.wait_for_function(f"window.sdwProbe.latencies.length === {k + 1}", timeout=60_000)
+            latencies = page.evaluate("window.sdwProbe.latencies")
+            browser.close()
+
+    report = {
+        "benchmark": "widget", "date": datetime.datetime.now().isoformat(timespec="seconds"),
+        "command": "python benchmarks/bench_widget.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": machine_info(torch.device("cpu")), "canvas": SIZE, "model": "toy", "steps": 4,
+        "painted_frames": painted, "drawing_seconds": round(elapsed, 2), "painted_fps": round(fps, 1),
+        "stroke_to_frame_ms": [round(v, 1) for v in latencies],
+        "stroke_to_frame_median_ms": round(statistics.median(latencies), 1),
+        "targets": {"painted_fps >= 20": fps >= 20, "stroke_to_frame median < 300 ms": statistics.median(latencies) < 300},
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    sys.stdout.write(f"painted {painted} frames in {elapsed:.1f} s while drawing: {fps:.1f} frames/s\n"
+                     f"stroke-to-frame: median {report['stroke_to_frame_median_ms']} ms, all {report['stroke_to_frame_ms']}\n"
+                     f"targets: {report['targets']}\nwrote {out}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
