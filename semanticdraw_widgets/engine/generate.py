@@ -27,8 +27,8 @@ def seeded_noise(seed: int, shapes: list[tuple[int, ...]], device: torch.device)
 
 def to_pil(image: Tensor) -> Image.Image:
     """(3, H, W) in [0, 1] -> RGB PIL image."""
-    array = image.clamp(0, 1).permute(1, 2, 0).float().cpu().numpy()
-    return Image.fromarray((array * 255).round().astype(np.uint8))
+    array = image.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(np.ascontiguousarray(array))
 
 
 def decode(backend: Backend, plan: Plan, x0: Tensor, scene: Scene) -> Image.Image:

@@ -52,6 +52,7 @@ DEFAULT_BRUSHES = [
 ]
 DEFAULT_BACKGROUND = {"prompt": "blue sky with white clouds", "negative_prompt": ""}
 SNAPSHOT_INTERVAL = 1.0  # seconds between snapshot trait updates while streaming
+STATUS_INTERVAL = 0.25  # seconds between status updates that only move the counters
 
 
 class PaletteError(ValueError):
@@ -118,6 +119,7 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         self._sink_id: int | None = None
         self._lock = threading.RLock()
         self._last_snapshot = 0.0
+        self._last_status = 0.0
         self._last_encoded: EncodedFrame | None = None
         self.on_msg(self._handle_message)
         self.observe(self._on_scene_trait, names=["brushes", "background", "labels", "seed", "width", "height"])
@@ -248,6 +250,14 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
             self._session.resume() if change["new"] else self._session.pause()
 
     def _on_status(self, status: SessionStatus) -> None:
+        # State and error changes sync at once; fps/tick counters at most STATUS_INTERVAL apart, so a
+        # fast stream does not add a comm message per frame.
+        now = time.monotonic()
+        current = self.status
+        if (status.state, status.error) == (current.get("state"), current.get("error")) \
+                and now - self._last_status < STATUS_INTERVAL:
+            return
+        self._last_status = now
         self.status = {"state": status.state, "fps": status.fps, "tick": status.tick, "error": status.error}
 
     def _show_error(self, message: str) -> None:
