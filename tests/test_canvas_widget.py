@@ -170,6 +170,21 @@ def test_palette_export_import_and_png_export(canvas, tmp_path):
     assert canvas.export_png(tmp_path / "out.png").stat().st_size > 0
 
 
+def test_inpainting_into_an_uploaded_photo(canvas):
+    from PIL import Image
+
+    photo = Image.new("RGB", (200, 100), (10, 200, 30))  # another aspect ratio: cropped to fit the canvas
+    canvas.set_background_image(photo)
+    scene = canvas.scene
+    assert scene.background.image.shape == (SIZE, SIZE, 3)
+    assert np.allclose(scene.background.image[0, 0], np.array([10, 200, 30]) / 255, atol=2 / 255)
+    canvas.set_state({"background_image": memoryview(b"definitely not an image")})
+    with pytest.raises(sdw.SceneError, match="background image could not be read"):
+        canvas.scene
+    canvas.set_background_image(None)
+    assert canvas.scene.background.image is None
+
+
 def test_label_map_setter_and_bad_sizes(canvas):
     canvas.label_map = painted(label=2)
     assert decode_labels(canvas.labels, SIZE, SIZE).max() == 2

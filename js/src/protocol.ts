@@ -33,6 +33,7 @@ export interface Model {
   brushes: Brush[];
   background: BackgroundState;
   labels: DataView; // zlib-compressed uint8 label map: 0 background, i = brushes[i - 1]
+  background_image: DataView; // PNG/JPEG bytes of an uploaded photo to inpaint into, or empty
   seed: number;
   steps: number;
   guidance: number;

@@ -163,6 +163,31 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
       model.save_changes();
     }), stepsInput);
 
+  // -- background photo (inpainting) ---------------------------------------------------------------
+  let photoUrl: string | null = null;
+  const showPhoto = () => {
+    if (photoUrl) URL.revokeObjectURL(photoUrl);
+    const bytes = bytesOf(model.get("background_image"));
+    photoUrl = bytes.length ? URL.createObjectURL(new Blob([bytes as BlobPart])) : null;
+    surface.canvas.style.backgroundImage = photoUrl ? `url(${photoUrl})` : "";
+    surface.canvas.style.backgroundSize = photoUrl ? "cover" : "";
+  };
+  const photoInput = el("input", { type: "file", accept: "image/png,image/jpeg,image/webp" });
+  photoInput.style.display = "none";
+  photoInput.addEventListener("change", async () => {
+    const file = photoInput.files?.[0];
+    if (!file) return;
+    const buffer = await file.arrayBuffer();
+    model.set("background_image", new DataView(buffer));
+    model.save_changes();
+    photoInput.value = "";
+  }, { signal });
+  toolbar.append(photoInput, button("photo…", "inpaint into an uploaded photo", () => photoInput.click()),
+    button("no photo", "remove the background photo", () => {
+      model.set("background_image", new DataView(new ArrayBuffer(0)));
+      model.save_changes();
+    }));
+
   // -- palette ---------------------------------------------------------------------------------
   const palette = el("div", { className: "sdw-palette" });
   const setBrushes = (brushes: Brush[]) => {
@@ -268,12 +293,14 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
     ["change:brushes", () => { renderPalette(); surface.redraw(); }],
     ["change:background", renderPalette],
     ["change:labels", () => void loadLabels()],
+    ["change:background_image", showPhoto],
     ["change:seed", () => (seedInput.value = String(model.get("seed")))],
     ["change:steps", () => (stepsInput.value = String(model.get("steps")))],
     ["change:snapshot", () => { if (!frames.painted) frames.showStill(bytesOf(model.get("snapshot")), model.get("snapshot_mime")); }],
   ];
   for (const [event, handler] of handlers) model.on(event, handler);
   showStatus();
+  showPhoto();
   showPlaying();
   renderPalette();
   void loadLabels();
@@ -287,6 +314,7 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
     for (const [event, handler] of handlers) model.off(event, handler);
     if (syncTimer) clearTimeout(syncTimer);
     frames.dispose();
+    if (photoUrl) URL.revokeObjectURL(photoUrl);
   };
 }
 

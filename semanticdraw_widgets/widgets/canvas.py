@@ -21,7 +21,7 @@ import anywidget
 import numpy as np
 import traitlets
 from ipywidgets.widgets.trait_types import CByteMemoryView
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ..backends.base import Backend
 from ..engine.stream import Frame
@@ -96,6 +96,7 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     brushes = traitlets.List(traitlets.Dict()).tag(sync=True)
     background = traitlets.Dict().tag(sync=True)
     labels = CByteMemoryView(b"").tag(sync=True)
+    background_image = CByteMemoryView(b"").tag(sync=True)  # PNG/JPEG bytes; regions are inpainted into it
     seed = traitlets.Int(0).tag(sync=True)
     steps = traitlets.Int(4).tag(sync=True)
     guidance = traitlets.Float(1.0).tag(sync=True)
@@ -122,7 +123,8 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         self._last_status = 0.0
         self._last_encoded: EncodedFrame | None = None
         self.on_msg(self._handle_message)
-        self.observe(self._on_scene_trait, names=["brushes", "background", "labels", "seed", "width", "height"])
+        self.observe(self._on_scene_trait, names=["brushes", "background", "background_image", "labels", "seed",
+                                                  "width", "height"])
         self.observe(self._on_sampler_trait, names=["steps", "guidance"])
         self.observe(self._on_playing, names=["playing"])
 
@@ -142,8 +144,32 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
                                   mask_strength=float(brush.get("mask_strength", 1.0)),
                                   mask_blur=float(brush.get("mask_blur", 0.0))))
         background = Background(prompt=self.background.get("prompt", ""),
-                                negative_prompt=self.background.get("negative_prompt", ""))
+                                negative_prompt=self.background.get("negative_prompt", ""),
+                                image=self._background_pixels())
         return Scene(width=self.width, height=self.height, seed=self.seed, background=background, regions=regions)
+
+    def _background_pixels(self) -> Image.Image | None:
+        """The uploaded background photo, cropped and scaled to the canvas (None when there is none)."""
+        data = bytes(self.background_image)
+        if not data:
+            return None
+        try:
+            image = Image.open(io.BytesIO(data))
+            image.load()
+        except Exception as error:  # Pillow raises several types for truncated or unknown files
+            raise SceneError(f"background image could not be read ({error}); upload a PNG or JPEG") from None
+        return ImageOps.fit(image.convert("RGB"), (self.width, self.height), Image.Resampling.BICUBIC)
+
+    def set_background_image(self, image: Image.Image | str | Path | None) -> None:
+        """Inpaint into a photo (a PIL image or a file path); None removes it."""
+        if image is None:
+            self.background_image = b""
+            return
+        if not isinstance(image, Image.Image):
+            image = Image.open(image)
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, format="PNG")
+        self.background_image = buffer.getvalue()
 
     @property
     def label_map(self) -> np.ndarray:

@@ -6,6 +6,7 @@ Version 1. Durable state lives in synced traits, so a re-rendered view or a save
     brushes              [{name, color, prompt, negative_prompt, prompt_strength, mask_strength,
                            mask_blur, visible}]  — brush i paints label i + 1
     background           {prompt, negative_prompt}
+    background_image     PNG/JPEG bytes of a photo to inpaint into (empty: none)
     labels               zlib-compressed uint8 label map, row-major (height x width): 0 = background,
                          i = brushes[i - 1]; the browser sets it at stroke end and throttled during a stroke
     seed, steps, guidance, playing
