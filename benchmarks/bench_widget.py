@@ -23,11 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_generate import machine_info  # noqa: E402
-from jupyter_server import jupyterlab, open_and_run_all  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from browser_support import CHROMIUM, CHROMIUM_ARGS, jupyterlab, open_and_run_all  # noqa: E402
 SIZE = 512
 CELL = f"""
 import semanticdraw_widgets as sdw
@@ -76,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         notebook.cells = [nbformat.v4.new_code_cell(CELL.format(inflight=args.max_in_flight))]
         nbformat.write(notebook, root / "bench.ipynb")
         with jupyterlab(root) as base, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             open_and_run_all(page, base, "bench.ipynb")
             canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)

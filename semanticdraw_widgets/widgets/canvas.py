@@ -205,10 +205,8 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         with self._lock:
             if self._session is not None and self._session.running:
                 return
-            try:
-                scene = self.scene
-            except (SceneError, ProtocolError) as error:
-                self._show_error(str(error))
+            scene = self._scene_or_error()
+            if scene is None:
                 return
             self._session = Session(self.backend, scene, self.steps, max_in_flight=self.max_in_flight,
                                     guidance_scale=self.guidance, trace_ticks=self.steps if self.record_trace else 0)
@@ -257,14 +255,9 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
 
     # -- traits -> session -----------------------------------------------------------------------
     def _on_scene_trait(self, change: dict[str, Any]) -> None:
-        if self._session is None:
-            return
-        try:
-            scene = self.scene
-        except (SceneError, ProtocolError) as error:
-            self._show_error(str(error))
-            return
-        self._session.update(scene)
+        scene = self._scene_or_error() if self._session is not None else None
+        if scene is not None and self._session is not None:
+            self._session.update(scene)
 
     def _on_sampler_trait(self, change: dict[str, Any]) -> None:
         if self._session is not None:  # steps and guidance shape the stream: start a new one
@@ -285,6 +278,14 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
             return
         self._last_status = now
         self.status = {"state": status.state, "fps": status.fps, "tick": status.tick, "error": status.error}
+
+    def _scene_or_error(self) -> Scene | None:
+        """The current Scene, or None after showing why there is none in the status line."""
+        try:
+            return self.scene
+        except (SceneError, ProtocolError) as error:
+            self._show_error(str(error))
+            return None
 
     def _show_error(self, message: str) -> None:
         self.status = {**self.status, "state": "error", "error": message}

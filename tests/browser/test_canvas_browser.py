@@ -7,7 +7,6 @@ This drives real pointer events, the real canvas, CompressionStream, Blob URLs a
 
 import base64
 import json
-import os
 import shutil
 import time
 from pathlib import Path
@@ -16,11 +15,9 @@ import numpy as np
 import pytest
 
 import semanticdraw_widgets as sdw
+from browser_support import CHROMIUM, CHROMIUM_ARGS, draw_stroke
 from semanticdraw_widgets.widgets.canvas import STATIC
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HERE = Path(__file__).parent
 SIZE = 128
 
@@ -50,7 +47,7 @@ def initial_state(widget):
 def browser():
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 
@@ -109,15 +106,7 @@ def test_draw_a_stroke_and_see_the_picture(browser, toy, tmp_path):
         raise AssertionError("timed out")
 
     # draw a horizontal stroke with the first brush across the middle of the drawing canvas
-    canvas = page.locator("canvas.sdw-draw")
-    box = canvas.bounding_box()
-    scale = box["width"] / SIZE
-    y = box["y"] + 64 * scale
-    page.mouse.move(box["x"] + 16 * scale, y)
-    page.mouse.down()
-    for i in range(1, 29):
-        page.mouse.move(box["x"] + (16 + 3 * i) * scale, y)
-    page.mouse.up()
+    draw_stroke(page, page.locator("canvas.sdw-draw").bounding_box(), SIZE, y=64, x0=16, x1=100)
 
     pump(lambda: widget.label_map[64, 16:100].all())
     labels = widget.label_map

@@ -2,17 +2,12 @@
 Debian's Chromium, the kernel receives a region mask covering it, and a rendered frame appears in the page."""
 
 import json
-import os
 import shutil
 import time
 
 import pytest
 
-from jupyter_server import jupyterlab, open_and_run_all
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from browser_support import CHROMIUM, CHROMIUM_ARGS, draw_stroke, jupyterlab, open_and_run_all
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)")
 
@@ -41,7 +36,7 @@ def test_draw_in_jupyterlab_and_see_the_kernel_mask_and_a_frame(tmp_path):
     notebook.cells = [nbformat.v4.new_code_cell(CELL.format(out=str(out)))]
     nbformat.write(notebook, tmp_path / "canvas.ipynb")
     with jupyterlab(tmp_path) as base, playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
@@ -49,14 +44,7 @@ def test_draw_in_jupyterlab_and_see_the_kernel_mask_and_a_frame(tmp_path):
         canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)
         page.wait_for_selector("img.sdw-preview[data-seq]", timeout=60_000)  # the first frame arrived
         canvas.scroll_into_view_if_needed()
-        box = canvas.bounding_box()
-        scale = box["width"] / 128
-        y = box["y"] + 64.5 * scale
-        page.mouse.move(box["x"] + 16 * scale, y)
-        page.mouse.down()
-        for i in range(1, 29):
-            page.mouse.move(box["x"] + (16 + 3 * i) * scale, y)
-        page.mouse.up()
+        draw_stroke(page, canvas.bounding_box(), 128, y=64.5, x0=16, x1=100)
         stroke_end = time.monotonic()
 
         deadline = time.monotonic() + 60

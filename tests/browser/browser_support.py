@@ -1,4 +1,5 @@
-"""Start JupyterLab on 127.0.0.1 for a browser test, isolated in a temp folder, and stop it cleanly."""
+"""Shared by the browser tests and bench_widget.py: Debian's Chromium, a JupyterLab on 127.0.0.1 isolated in
+a temp folder (stopped cleanly), and mouse strokes on the drawing canvas."""
 
 from __future__ import annotations
 
@@ -14,6 +15,20 @@ from pathlib import Path
 from typing import Iterator
 
 TOKEN = "semanticdraw-test"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Offline and as root: no sandbox, and none of Chromium's background connections (refused here anyway).
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def draw_stroke(page, box: dict, canvas_size: int, y: float, x0: float, x1: float, points: int = 28) -> None:
+    """Drag the mouse along row `y` from x0 to x1, in canvas pixels of a canvas shown at `box`."""
+    scale = box["width"] / canvas_size
+    page.mouse.move(box["x"] + x0 * scale, box["y"] + y * scale)
+    page.mouse.down()
+    for i in range(1, points + 1):
+        page.mouse.move(box["x"] + (x0 + (x1 - x0) * i / points) * scale, box["y"] + y * scale)
+    page.mouse.up()
 
 
 def free_port() -> int:
