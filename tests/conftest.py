@@ -2,7 +2,6 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # no test may reach a model hub
 
-import numpy as np
 import pytest
 import torch
 

@@ -2,7 +2,6 @@
 
 import json
 import time
-import warnings
 import zlib
 
 import numpy as np

@@ -1,6 +1,5 @@
 """The shipped notebooks run top to bottom in a real kernel (Python side only; the browser tests draw)."""
 
-import os
 from pathlib import Path
 
 import pytest
