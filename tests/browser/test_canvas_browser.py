@@ -33,6 +33,14 @@ window.ready = true;
 </script></body></html>"""
 
 
+def preview_pixel(page, x, y):
+    """RGBA of the painted preview image at (x, y)."""
+    return page.evaluate("""([x, y]) => { const img = document.querySelector('img.sdw-preview');
+        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
+        const g = c.getContext('2d'); g.drawImage(img, 0, 0); return Array.from(g.getImageData(x, y, 1, 1).data); }""",
+                         [x, y])
+
+
 def initial_state(widget):
     state = {}
     for key in ("width", "height", "brushes", "background", "seed", "steps", "guidance", "playing", "status",
@@ -119,16 +127,32 @@ def test_draw_a_stroke_and_see_the_picture(browser, toy, tmp_path):
     acks = [m["content"]["seq"] for m in received if m["kind"] == "msg" and m["content"].get("kind") == "ack"]
     assert acks and acks == sorted(acks)
     assert widget.session.frame.scene.regions[0].prompt == widget.brushes[0]["prompt"]
-    red = page.evaluate("""() => { const img = document.querySelector('img.sdw-preview');
-        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
-        const g = c.getContext('2d'); g.drawImage(img, 0, 0); return Array.from(g.getImageData(60, 64, 1, 1).data); }""")
+    red = preview_pixel(page, 60, 64)
     assert red[0] > red[1] + 60, f"the stroke's region should be red bricks, got {red}"
+
+    # a second brush (picked in the palette) paints another region
+    page.locator(".sdw-brush[data-label='2'] input[type=radio]").check()
+    draw_stroke(page, page.locator("canvas.sdw-draw").bounding_box(), SIZE, y=110, x0=10, x1=118)
+    pump(lambda: (widget.label_map[110, 10:118] == 2).all())
+
+    # change the first brush's prompt while streaming: the picture follows
+    prompt = page.locator(".sdw-brush[data-label='1'] input[placeholder='prompt']")
+    prompt.fill("blue")
+    prompt.press("Enter")
+    prompt.dispatch_event("change")
+    pump(lambda: widget.brushes[0]["prompt"] == "blue")
+    pump(lambda: preview_pixel(page, 60, 64)[2] > preview_pixel(page, 60, 64)[0] + 60
+         and preview_pixel(page, 60, 110)[1] > preview_pixel(page, 60, 110)[0] + 30)  # blue stroke, green grass
     pump(lambda: "idle" in page.locator(".sdw-status-text").inner_text())
 
-    # undo with the keyboard removes the stroke, and the kernel hears about it
+    # undo with the keyboard removes the last stroke, and the kernel hears about it
     page.locator(".sdw-root").focus()
     page.keyboard.press("Control+z")
+    pump(lambda: not (widget.label_map == 2).any() and (widget.label_map == 1).any())
+    page.keyboard.press("Control+z")
     pump(lambda: not widget.label_map.any())
+    page.keyboard.press("Control+Shift+z")
+    pump(lambda: (widget.label_map == 1).any())
     page.screenshot(path=str(tmp_path / "canvas.png"))
     assert not errors, errors
     widget.stop()
