@@ -13,8 +13,8 @@ from ..backends.base import Backend
 from ..scene import Scene
 from .plan import Plan, SamplerOptions, make_plan
 from .regional import multidiffusion_average, noised, predicted_noise, renoise
-from .sampler import fill_for, predict_regional
-from .trace import Trace, TraceStep, detach_to_cpu
+from .sampler import fill_for, predict_regional, trace_steps
+from .trace import Trace
 
 METHODS = ("semanticdraw", "multidiffusion")
 
@@ -75,11 +75,7 @@ def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = Fa
         for i in range(s):
             pred = predict_regional(backend, plan, x, [i], plain_noise)
             if recorder is not None:
-                recorder.record(TraceStep(
-                    index=i, timestep=float(schedule.timesteps[i]), noise_level=float(schedule.noise_levels[i]),
-                    bootstrap=i < plan.bootstrap_steps, x_t=detach_to_cpu(x[0]),
-                    x0_layers=detach_to_cpu(pred.x0_layers[0]), x0=detach_to_cpu(pred.x0[0]),
-                    masks=detach_to_cpu(pred.weights[0, :, 0])))
+                recorder.steps.extend(trace_steps(plan, x, [i], pred))
             if i == s - 1:
                 x = pred.x0
                 break

@@ -13,6 +13,7 @@ from ..backends.base import Backend
 from .conditioning import cat_conditioning, repeat_conditioning
 from .plan import Plan
 from .regional import aggregate_x0, bootstrap_inputs, classifier_free_guidance, noised, roll_layers
+from .trace import TraceStep, detach_to_cpu
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,13 @@ def predict_regional(backend: Backend, plan: Plan, x: Tensor, steps: Sequence[in
     weights = plan.weights[torch.tensor(steps, device=plan.weights.device)]
     return RegionalPrediction(x0=aggregate_x0(x0, weights, fill_for(plan, x0)), x0_layers=x0,
                               weights=weights, layer_inputs=inputs)
+
+
+def trace_steps(plan: Plan, x: Tensor, steps: Sequence[int], pred: RegionalPrediction) -> list[TraceStep]:
+    """One TraceStep (on the CPU) per latent of a regional prediction."""
+    schedule = plan.schedule
+    return [TraceStep(index=step, timestep=float(schedule.timesteps[step]),
+                      noise_level=float(schedule.noise_levels[step]), bootstrap=step < plan.bootstrap_steps,
+                      x_t=detach_to_cpu(x[b]), x0_layers=detach_to_cpu(pred.x0_layers[b]),
+                      x0=detach_to_cpu(pred.x0[b]), masks=detach_to_cpu(pred.weights[b, :, 0]))
+            for b, step in enumerate(steps)]

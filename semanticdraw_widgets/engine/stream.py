@@ -30,7 +30,7 @@ from ..scene import Scene
 from .generate import decode, seeded_noise
 from .plan import Plan, PlanCache, SamplerOptions, make_plan
 from .regional import noised, predicted_noise, renoise
-from .sampler import predict_regional
+from .sampler import predict_regional, trace_steps
 from .trace import Trace, TraceStep, detach_to_cpu
 
 
@@ -160,10 +160,5 @@ class Stream:
                      steps=[recent[k][k] for k in range(t)])
 
     def _record(self, x: Tensor, steps: list[int], pred) -> None:
-        if self.traces.maxlen == 0:
-            return
-        schedule, plan = self.schedule, self._plan
-        self.traces.append([TraceStep(
-            index=step, timestep=float(schedule.timesteps[step]), noise_level=float(schedule.noise_levels[step]),
-            bootstrap=step < plan.bootstrap_steps, x_t=detach_to_cpu(x[b]), x0_layers=detach_to_cpu(pred.x0_layers[b]),
-            x0=detach_to_cpu(pred.x0[b]), masks=detach_to_cpu(pred.weights[b, :, 0])) for b, step in enumerate(steps)])
+        if self.traces.maxlen:  # tracing off costs nothing
+            self.traces.append(trace_steps(self._plan, x, steps, pred))

@@ -34,9 +34,6 @@ class Trace:
     project: Callable[[Tensor], Tensor]  # (N, C, h, w) -> (N, 3, h, w) in [0, 1]
     steps: list[TraceStep] = field(default_factory=list)
 
-    def record(self, step: TraceStep) -> None:
-        self.steps.append(step)
-
     def __len__(self) -> int:
         return len(self.steps)
 
