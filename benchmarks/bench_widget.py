@@ -33,19 +33,16 @@ canvas
 """
 # Page-side probes: count painted frames, and time each stroke to the first frame showing it.
 PROBE = """() => {
-  const img = document.querySelector('img.sdw-preview');
+  const preview = document.querySelector('canvas.sdw-preview');
   const canvas = document.querySelector('canvas.sdw-draw');
   const probe = { painted: 0, waiting: null, latencies: [] };
-  const scratch = document.createElement('canvas');
   new MutationObserver(() => {
     probe.painted += 1;
     const w = probe.waiting;
     if (!w) return;
-    scratch.width = img.naturalWidth; scratch.height = img.naturalHeight;
-    const g = scratch.getContext('2d'); g.drawImage(img, 0, 0);
-    const [r, gr] = g.getImageData(w.x, w.y, 1, 1).data;
+    const [r, gr] = preview.getContext('2d').getImageData(w.x, w.y, 1, 1).data;
     if (r > gr + 60) { probe.latencies.push(performance.now() - w.t0); probe.waiting = null; }
-  }).observe(img, { attributes: true, attributeFilter: ['data-seq'] });
+  }).observe(preview, { attributes: true, attributeFilter: ['data-seq'] });
   canvas.addEventListener('pointerup', (e) => {
     if (probe.armed) probe.waiting = { t0: performance.now(), x: probe.armed.x, y: probe.armed.y };
   });
@@ -76,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             open_and_run_all(page, base, "bench.ipynb")
             canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)
-            page.wait_for_selector("img.sdw-preview[data-seq]", timeout=60_000)
+            page.wait_for_selector("canvas.sdw-preview[data-seq]", timeout=60_000)
             page.evaluate(PROBE)
             canvas.scroll_into_view_if_needed()
             box = canvas.bounding_box()

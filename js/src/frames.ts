@@ -1,28 +1,29 @@
-// Frames from the kernel: binary image buffers become Blob URLs; only the newest is painted (on the
-// next animation frame) and then acknowledged, which also acknowledges every frame dropped before it.
+// Frames from the kernel: binary image buffers are decoded off the main thread (createImageBitmap) and
+// only the newest is drawn, on the next animation frame, into a canvas (no <img> src swaps, so no
+// layout work per frame). A drawn frame is acknowledged, which also acknowledges every frame dropped
+// before it.
 
 import type { ClientMessage, FrameMessage } from "./protocol";
 
 export class FrameView {
-  readonly img: HTMLImageElement;
-  private pending: { message: FrameMessage; url: string } | null = null;
-  private shownUrl: string | null = null;
+  readonly canvas: HTMLCanvasElement;
+  private pending: { message: FrameMessage; blob: Blob } | null = null;
   private scheduled = false;
+  private generation = 0; // bumps on every frame so a slow decode never overwrites a newer one
   painted = 0;
 
   constructor(private readonly send: (message: ClientMessage) => void) {
-    this.img = document.createElement("img");
-    this.img.className = "sdw-preview";
-    this.img.alt = "generated picture";
+    this.canvas = document.createElement("canvas");
+    this.canvas.className = "sdw-preview";
+    this.canvas.setAttribute("role", "img");
+    this.canvas.setAttribute("aria-label", "generated picture");
   }
 
   receive(message: FrameMessage, buffer: DataView | ArrayBuffer): void {
     const bytes = buffer instanceof DataView
       ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
       : new Uint8Array(buffer);
-    const url = URL.createObjectURL(new Blob([bytes as BlobPart], { type: message.mime }));
-    if (this.pending) URL.revokeObjectURL(this.pending.url); // newest wins
-    this.pending = { message, url };
+    this.pending = { message, blob: new Blob([bytes as BlobPart], { type: message.mime }) }; // newest wins
     if (!this.scheduled) {
       this.scheduled = true;
       requestAnimationFrame(() => void this.paint());
@@ -30,9 +31,12 @@ export class FrameView {
   }
 
   /** Show a still image (the snapshot trait) without acknowledging anything. */
-  showStill(bytes: Uint8Array, mime: string): void {
+  async showStill(bytes: Uint8Array, mime: string): Promise<void> {
     if (!bytes.length) return;
-    this.swap(URL.createObjectURL(new Blob([bytes as BlobPart], { type: mime })));
+    const generation = ++this.generation;
+    const bitmap = await createImageBitmap(new Blob([bytes as BlobPart], { type: mime }));
+    if (generation === this.generation) this.draw(bitmap);
+    bitmap.close();
   }
 
   private async paint(): Promise<void> {
@@ -40,28 +44,35 @@ export class FrameView {
     const next = this.pending;
     if (!next) return;
     this.pending = null;
-    this.swap(next.url);
+    const generation = ++this.generation;
+    let bitmap: ImageBitmap;
     try {
-      await this.img.decode();
-    } catch {
-      // decode() rejects when a newer src replaced this one mid-decode; that frame will ack instead
+      bitmap = await createImageBitmap(next.blob);
+    } catch (error) {
+      console.warn(`[semanticdraw] could not decode frame ${next.message.seq}: ${error}`);
+      this.send({ kind: "ack", seq: next.message.seq }); // keep the stream flowing past a bad frame
+      return;
     }
-    this.painted += 1;
-    this.img.dataset.seq = String(next.message.seq);
-    this.img.dataset.settled = String(next.message.settled);
+    if (generation === this.generation) {
+      this.draw(bitmap);
+      this.painted += 1;
+      this.canvas.dataset.seq = String(next.message.seq);
+      this.canvas.dataset.settled = String(next.message.settled);
+    }
+    bitmap.close();
     this.send({ kind: "ack", seq: next.message.seq });
   }
 
-  private swap(url: string): void {
-    const old = this.shownUrl;
-    this.shownUrl = url;
-    this.img.src = url;
-    if (old) URL.revokeObjectURL(old);
+  private draw(bitmap: ImageBitmap): void {
+    if (this.canvas.width !== bitmap.width || this.canvas.height !== bitmap.height) {
+      this.canvas.width = bitmap.width;
+      this.canvas.height = bitmap.height;
+    }
+    this.canvas.getContext("2d")?.drawImage(bitmap, 0, 0);
   }
 
   dispose(): void {
-    if (this.pending) URL.revokeObjectURL(this.pending.url);
-    if (this.shownUrl) URL.revokeObjectURL(this.shownUrl);
-    this.pending = this.shownUrl = null;
+    this.pending = null;
+    this.generation += 1;
   }
 }

@@ -100,7 +100,12 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
 
   // -- frames ---------------------------------------------------------------------------------
   const frames = new FrameView(send);
-  frames.showStill(bytesOf(model.get("snapshot")), model.get("snapshot_mime"));
+  const showSnapshot = () => {
+    if (frames.painted) return; // live frames are newer than the snapshot
+    frames.showStill(bytesOf(model.get("snapshot")), model.get("snapshot_mime"))
+      .catch((error) => console.warn(`[semanticdraw] could not show the snapshot: ${error}`));
+  };
+  showSnapshot();
   model.on("msg:custom", (message: unknown, buffers: (DataView | ArrayBuffer)[]) => {
     if (!isServerMessage(message)) {
       console.warn("[semanticdraw] ignored an unknown message", message);
@@ -275,7 +280,7 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
   };
 
   // -- layout, keyboard, model events -------------------------------------------------------------
-  const stage = el("div", { className: "sdw-stage" }, surface.canvas, frames.img);
+  const stage = el("div", { className: "sdw-stage" }, surface.canvas, frames.canvas);
   const root = el("div", { className: "sdw-root", tabIndex: 0 }, toolbar, stage, status, palette);
   root.addEventListener("keydown", (e) => {
     if (!(e.ctrlKey || e.metaKey) || (e.target as HTMLElement).tagName === "INPUT") return;
@@ -296,7 +301,7 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
     ["change:background_image", showPhoto],
     ["change:seed", () => (seedInput.value = String(model.get("seed")))],
     ["change:steps", () => (stepsInput.value = String(model.get("steps")))],
-    ["change:snapshot", () => { if (!frames.painted) frames.showStill(bytesOf(model.get("snapshot")), model.get("snapshot_mime")); }],
+    ["change:snapshot", showSnapshot],
   ];
   for (const [event, handler] of handlers) model.on(event, handler);
   showStatus();

@@ -21,6 +21,11 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+# RGBA of the drawn preview at (x, y); the preview is a canvas that frames are painted into.
+PREVIEW_PIXEL_JS = """([x, y]) => { const c = document.querySelector('canvas.sdw-preview');
+    return c && c.width > 1 ? Array.from(c.getContext('2d').getImageData(x, y, 1, 1).data) : [0, 0, 0, 0]; }"""
+
+
 def draw_stroke(page, box: dict, canvas_size: int, y: float, x0: float, x1: float, points: int = 28) -> None:
     """Drag the mouse along row `y` from x0 to x1, in canvas pixels of a canvas shown at `box`."""
     scale = box["width"] / canvas_size

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import semanticdraw_widgets as sdw
-from browser_support import CHROMIUM, CHROMIUM_ARGS, draw_stroke
+from browser_support import CHROMIUM, CHROMIUM_ARGS, PREVIEW_PIXEL_JS, draw_stroke
 from semanticdraw_widgets.widgets.canvas import STATIC
 
 HERE = Path(__file__).parent
@@ -35,10 +35,7 @@ window.ready = true;
 
 def preview_pixel(page, x, y):
     """RGBA of the painted preview image at (x, y)."""
-    return page.evaluate("""([x, y]) => { const img = document.querySelector('img.sdw-preview');
-        const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
-        const g = c.getContext('2d'); g.drawImage(img, 0, 0); return Array.from(g.getImageData(x, y, 1, 1).data); }""",
-                         [x, y])
+    return page.evaluate(PREVIEW_PIXEL_JS, [x, y])
 
 
 def initial_state(widget):
@@ -122,7 +119,7 @@ def test_draw_a_stroke_and_see_the_picture(browser, toy, tmp_path):
     assert labels[64, 16:100].all() and not labels[10].any() and not labels[120].any()
 
     # frames come back as binary messages, get painted and acknowledged until the settled PNG shows
-    pump(lambda: page.locator("img.sdw-preview[data-settled='true']").count() == 1
+    pump(lambda: page.locator("canvas.sdw-preview[data-settled='true']").count() == 1
          and widget.session.frame.converged and widget.session.frame.scene.regions)
     acks = [m["content"]["seq"] for m in received if m["kind"] == "msg" and m["content"].get("kind") == "ack"]
     assert acks and acks == sorted(acks)

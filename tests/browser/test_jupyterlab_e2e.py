@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, draw_stroke, jupyterlab, open_and_run_all
+from browser_support import CHROMIUM, CHROMIUM_ARGS, PREVIEW_PIXEL_JS, draw_stroke, jupyterlab, open_and_run_all
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)")
 
@@ -42,7 +42,7 @@ def test_draw_in_jupyterlab_and_see_the_kernel_mask_and_a_frame(tmp_path):
         page.on("pageerror", lambda error: errors.append(str(error)))
         open_and_run_all(page, base, "canvas.ipynb")
         canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)
-        page.wait_for_selector("img.sdw-preview[data-seq]", timeout=60_000)  # the first frame arrived
+        page.wait_for_selector("canvas.sdw-preview[data-seq]", timeout=60_000)  # the first frame arrived
         canvas.scroll_into_view_if_needed()
         draw_stroke(page, canvas.bounding_box(), 128, y=64.5, x0=16, x1=100)
         stroke_end = time.monotonic()
@@ -56,11 +56,8 @@ def test_draw_in_jupyterlab_and_see_the_kernel_mask_and_a_frame(tmp_path):
         assert not any(received["row"][:3]) and not any(received["row"][114:])  # brush radius 12 around x 16..100
 
         # a new frame of the edited scene is painted: the stroke's pixels turn brick red in the preview
-        page.wait_for_function("""() => { const img = document.querySelector('img.sdw-preview');
-            if (!img || !img.naturalWidth) return false;
-            const c = document.createElement('canvas'); c.width = img.naturalWidth; c.height = img.naturalHeight;
-            const g = c.getContext('2d'); g.drawImage(img, 0, 0);
-            const [r, gr] = g.getImageData(60, 64, 1, 1).data; return r > gr + 60; }""", timeout=60_000)
+        page.wait_for_function(f"() => {{ const [r, g] = ({PREVIEW_PIXEL_JS})([60, 64]); return r > g + 60; }}",
+                               timeout=60_000)
         seconds = time.monotonic() - stroke_end
         page.screenshot(path=str(tmp_path / "jupyterlab.png"))
         assert "error" not in page.locator(".sdw-status").inner_text().lower()
