@@ -164,3 +164,31 @@ def test_status_listeners_and_bad_arguments(toy):
     with sdw.Session(toy, scene(), steps=2) as session:
         session.add_status_listener(lambda status: seen.append(status.state))
         wait_for(lambda: "idle" in seen)
+
+
+def test_backpressure_waits_for_acks_instead_of_rendering_frames_nobody_can_show():
+    backend = ToyBackend()
+    sink = RecordingSink()
+    edits = [scene("red"), scene("blue")]
+    with sdw.Session(backend, scene(), steps=8, max_in_flight=1, ack_timeout=30) as session:
+        sink_id = session.add_sink(sink)
+        wait_for(lambda: len(sink.frames) == 1)
+        time.sleep(0.3)
+        stalled = backend.model_calls
+        assert stalled <= 3, "with the only view's window full, the stream waits (a tick or two may be in flight)"
+        time.sleep(0.3)
+        assert backend.model_calls == stalled
+        session.ack(sink_id, sink.frames[-1].seq)
+        wait_for(lambda: backend.model_calls > stalled)
+        for i in range(4):  # a view that keeps acknowledging keeps the stream going, even across edits
+            session.update(edits[i % 2])
+            session.ack(sink_id, sink.frames[-1].seq)
+            time.sleep(0.05)
+        assert len(sink.frames) >= 3
+
+
+def test_a_silent_view_is_not_waited_for_after_the_ack_timeout():
+    backend = ToyBackend()
+    with sdw.Session(backend, scene(), steps=4, max_in_flight=1, ack_timeout=0.2) as session:
+        session.add_sink(lambda frame: None)  # never acknowledges
+        wait_for(lambda: session.status.state == "idle")

@@ -9,7 +9,9 @@ freezes the kernel loop. So nothing here relies on the caller's loop or thread:
 * compute — ticks run on one model thread; the loop stays free for acks, wake-ups and stop().
 * outputs — frames are encoded off the model path (JPEG while streaming, PNG once the picture has
   settled) and handed to sinks with ack-based flow control: at most ``max_in_flight`` unacknowledged
-  frames per sink, newer frames replace a waiting one (newest wins, nothing queues up).
+  frames per sink, newer frames replace a waiting one (newest wins, nothing queues up). While every
+  sink's window is full the loop waits for an ack rather than render frames nobody can show (a sink
+  silent for ``ack_timeout`` seconds is not waited for).
 * errors  — a failing tick sets an error status, keeps the previous picture and waits for the next
   update; the session stays alive.
 """
@@ -77,19 +79,26 @@ class _SinkState:
     max_in_flight: int
     sent: list[int] = field(default_factory=list)  # seqs sent and not yet acknowledged
     waiting: EncodedFrame | None = None  # newest frame held back by flow control
+    last_ack: float = field(default_factory=time.monotonic)
+
+    def saturated(self, now: float, ack_timeout: float) -> bool:
+        """Full ack window and still acknowledging (a view silent for `ack_timeout` is not waited for)."""
+        return len(self.sent) >= self.max_in_flight and now - self.last_ack < ack_timeout
 
 
 class Session:
     """Stream frames of the newest scene from a daemon thread (see the module docstring)."""
 
     def __init__(self, backend: Backend, scene: Scene, steps: int = 4, *, max_in_flight: int = 2,
-                 jpeg_quality: int = 85, max_fps: float | None = None, **stream_options) -> None:
+                 jpeg_quality: int = 85, max_fps: float | None = None, ack_timeout: float = 2.0,
+                 **stream_options) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
         self.stream = Stream(backend, scene, steps, **stream_options)
         self.max_in_flight = max_in_flight
         self.jpeg_quality = jpeg_quality
         self.min_interval = 1 / max_fps if max_fps else 0.0
+        self.ack_timeout = ack_timeout
         self._lock = threading.RLock()
         self._sinks: dict[int, _SinkState] = {}
         self._status_listeners: list[Callable[[SessionStatus], None]] = []
@@ -193,12 +202,14 @@ class Session:
             if state is None:
                 return
             state.sent = [s for s in state.sent if s > seq]
+            state.last_ack = time.monotonic()
             release = state.waiting if len(state.sent) < state.max_in_flight else None
             if release is not None:
                 state.waiting = None
                 state.sent.append(release.seq)
         if release is not None:
             self._deliver(state.sink, release)
+        self._poke()  # a ticking loop may be waiting for room in the ack window
 
     def add_status_listener(self, listener: Callable[[SessionStatus], None]) -> None:
         with self._lock:
@@ -262,7 +273,10 @@ class Session:
                 self._wake.clear()
                 if self._should_tick() or self._stopping.is_set():
                     continue
-                await self._wake.wait()
+                try:  # the timeout re-checks views that stopped acknowledging (see ack_timeout)
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.ack_timeout)
+                except asyncio.TimeoutError:
+                    pass
                 continue
             began = time.perf_counter()
             try:
@@ -290,7 +304,10 @@ class Session:
                 self._single_steps -= 1
                 return True
             if not self.stream.idle:
-                return True
+                # Backpressure: while every view's ack window is full, a new frame would only be dropped,
+                # so wait for an ack instead of spending CPU (often shared with the browser) on it.
+                now = time.monotonic()
+                return not self._sinks or not all(s.saturated(now, self.ack_timeout) for s in self._sinks.values())
             # idle: tick once more only to deliver a picture nobody has yet (first sink, settled PNG)
             return self._frame is None or self._settled_for != self._frame.scene
 
