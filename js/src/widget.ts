@@ -153,6 +153,14 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
     model.set("steps", Number(stepsInput.value));
     model.save_changes();
   }, { signal });
+  // negative prompts only act with classifier-free guidance, so the control sits in plain view
+  const guidanceInput = el("input", { type: "number", min: "0", max: "20", step: "0.5",
+    value: String(model.get("guidance")), title: "guidance scale: above 1, negative prompts steer (one extra batch)" });
+  guidanceInput.addEventListener("change", () => {
+    const value = Math.max(0, Number(guidanceInput.value) || 0);
+    model.set("guidance", value);
+    model.save_changes();
+  }, { signal });
   const toolbar = el("div", { className: "sdw-toolbar" }, ...toolButtons, sizeInput,
     button("↶", "undo (Ctrl+Z)", doUndo), button("↷", "redo (Ctrl+Shift+Z)", doRedo),
     button("clear", "clear the canvas", () => {
@@ -166,7 +174,7 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
     seedInput, button("new seed", "a random seed", () => {
       model.set("seed", Math.floor(Math.random() * 2 ** 31));
       model.save_changes();
-    }), stepsInput);
+    }), stepsInput, el("label", { className: "sdw-field", title: guidanceInput.title }, "guidance", guidanceInput));
 
   // -- background photo (inpainting) ---------------------------------------------------------------
   let photoUrl: string | null = null;
@@ -212,6 +220,7 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
     input.addEventListener("change", () => onChange(Number(input.value)), { signal });
     return input;
   };
+  const negativeHint = () => (model.get("guidance") > 1 ? "negative prompt" : "negative prompt (needs guidance > 1)");
   const renderPalette = () => {
     const background = model.get("background");
     const rows: HTMLElement[] = [el("div", { className: "sdw-brush sdw-background" },
@@ -220,7 +229,7 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
         model.set("background", { ...model.get("background"), prompt });
         model.save_changes();
       }),
-      textInput(background.negative_prompt, "negative prompt (all regions)", (negative_prompt) => {
+      textInput(background.negative_prompt, `${negativeHint()} (all regions)`, (negative_prompt) => {
         model.set("background", { ...model.get("background"), negative_prompt });
         model.save_changes();
       }))];
@@ -262,7 +271,7 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
       };
       row.append(pick, color, textInput(brush.name, "name", (name) => editBrush(index, { name })),
         textInput(brush.prompt, "prompt", (prompt) => editBrush(index, { prompt })),
-        textInput(brush.negative_prompt, "negative prompt", (negative_prompt) => editBrush(index, { negative_prompt })),
+        textInput(brush.negative_prompt, negativeHint(), (negative_prompt) => editBrush(index, { negative_prompt })),
         field("prompt strength", slider(brush.prompt_strength, 0, 1, 0.01, (v) => editBrush(index, { prompt_strength: v }))),
         field("mask strength", slider(brush.mask_strength, 0, 1, 0.01, (v) => editBrush(index, { mask_strength: v }))),
         field("blur", slider(brush.mask_blur, 0, 64, 1, (v) => editBrush(index, { mask_blur: v }))),
@@ -301,6 +310,7 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
     ["change:background_image", showPhoto],
     ["change:seed", () => (seedInput.value = String(model.get("seed")))],
     ["change:steps", () => (stepsInput.value = String(model.get("steps")))],
+    ["change:guidance", () => { guidanceInput.value = String(model.get("guidance")); renderPalette(); }],
     ["change:snapshot", showSnapshot],
   ];
   for (const [event, handler] of handlers) model.on(event, handler);

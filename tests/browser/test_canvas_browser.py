@@ -118,14 +118,15 @@ def test_draw_a_stroke_and_see_the_picture(browser, toy, tmp_path):
     assert set(np.unique(labels)) == {0, 1}
     assert labels[64, 16:100].all() and not labels[10].any() and not labels[120].any()
 
-    # frames come back as binary messages, get painted and acknowledged until the settled PNG shows
-    pump(lambda: page.locator("canvas.sdw-preview[data-settled='true']").count() == 1
-         and widget.session.frame.converged and widget.session.frame.scene.regions)
+    # frames come back as binary messages, get painted and acknowledged until the stroke shows as red bricks
+    # (an earlier settled frame of the empty canvas may still be on screen, so wait for the pixels themselves)
+    pump(lambda: widget.session.frame.converged and widget.session.frame.scene.regions
+         and preview_pixel(page, 60, 64)[0] > preview_pixel(page, 60, 64)[1] + 60)
     acks = [m["content"]["seq"] for m in received if m["kind"] == "msg" and m["content"].get("kind") == "ack"]
     assert acks and acks == sorted(acks)
     assert widget.session.frame.scene.regions[0].prompt == widget.brushes[0]["prompt"]
-    red = preview_pixel(page, 60, 64)
-    assert red[0] > red[1] + 60, f"the stroke's region should be red bricks, got {red}"
+    pump(lambda: page.locator("canvas.sdw-preview[data-settled='true']").count() == 1)
+    pump(lambda: "idle" in page.locator(".sdw-status-text").inner_text())
 
     # a second brush (picked in the palette) paints another region
     page.locator(".sdw-brush[data-label='2'] input[type=radio]").check()
@@ -141,6 +142,18 @@ def test_draw_a_stroke_and_see_the_picture(browser, toy, tmp_path):
     pump(lambda: preview_pixel(page, 60, 64)[2] > preview_pixel(page, 60, 64)[0] + 60
          and preview_pixel(page, 60, 110)[1] > preview_pixel(page, 60, 110)[0] + 30)  # blue stroke, green grass
     pump(lambda: "idle" in page.locator(".sdw-status-text").inner_text())
+
+    # negative prompts need guidance > 1: the field says so until guidance is raised in the toolbar
+    negative = page.locator(".sdw-brush[data-label='1'] input[placeholder^='negative prompt']")
+    assert "needs guidance > 1" in negative.get_attribute("placeholder")
+    guidance = page.locator("input[title^='guidance scale']")
+    guidance.fill("3")
+    guidance.dispatch_event("change")
+    pump(lambda: widget.guidance == 3.0 and widget.session is not None
+         and widget.session.stream.options.guidance_scale == 3.0)
+    page.evaluate("(updates) => window.model._applyRemote(updates)", {"guidance": 3.0})  # the kernel's echo
+    assert "needs guidance" not in page.locator(
+        ".sdw-brush[data-label='1'] input[placeholder^='negative prompt']").get_attribute("placeholder")
 
     # undo with the keyboard removes the last stroke, and the kernel hears about it
     page.locator(".sdw-root").focus()
