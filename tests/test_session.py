@@ -192,3 +192,15 @@ def test_a_silent_view_is_not_waited_for_after_the_ack_timeout():
     with sdw.Session(backend, scene(), steps=4, max_in_flight=1, ack_timeout=0.2) as session:
         session.add_sink(lambda frame: None)  # never acknowledges
         wait_for(lambda: session.status.state == "idle")
+
+
+def test_settled_returns_the_finished_picture_at_once_when_idle(toy):
+    with sdw.Session(toy, scene(), steps=3) as session:
+        first = asyncio.run(session.settled(timeout=20))
+        assert first.converged
+        started = time.monotonic()
+        again = asyncio.run(session.settled(timeout=20))  # idle: no new frame is coming, and none is needed
+        assert again is first and time.monotonic() - started < 1
+        session.update(scene("blue"))
+        after_edit = asyncio.run(session.settled(timeout=20))
+        assert after_edit.converged and after_edit.scene == scene("blue")

@@ -235,6 +235,21 @@ class Session:
         """Await the next frame from any event loop (the kernel's included) without blocking it."""
         return await asyncio.wait_for(asyncio.wrap_future(self._new_waiter()), timeout)
 
+    async def settled(self, timeout: float | None = None) -> Frame:
+        """Await the finished picture of the current scene; returns at once when the stream is idle."""
+
+        async def wait() -> Frame:
+            while True:
+                frame = self.frame
+                if frame is not None and frame.converged and self.stream.idle:
+                    return frame
+                waiter = self._new_waiter()
+                if self.frame is not frame:  # a frame landed between the check and the waiter
+                    continue
+                await asyncio.wrap_future(waiter)
+
+        return await asyncio.wait_for(wait(), timeout)
+
     async def frames(self) -> AsyncIterator[Frame]:
         """``async for frame in session.frames():`` every frame from now on."""
         while True:

@@ -228,6 +228,12 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
             raise RuntimeError("the canvas is not streaming: call canvas.start() first")
         return await self._session.next_frame(timeout)
 
+    async def settled(self, timeout: float | None = None) -> Frame:
+        """Await the finished picture of what is drawn now (at once when the stream is idle)."""
+        if self._session is None:
+            raise RuntimeError("the canvas is not streaming: call canvas.start() first")
+        return await self._session.settled(timeout)
+
     def export_png(self, path: str | Path) -> Path:
         """Save the newest picture as PNG."""
         image = self.image
