@@ -61,6 +61,7 @@ class Stream:
         self.traces: deque[list[TraceStep]] = deque(maxlen=trace_ticks)
         self._lock = threading.Lock()
         self._pending: Scene | None = None
+        self._incoming: Scene | None = None  # taken from the inbox, being applied (not yet current)
         self._scene: Scene | None = None
         self._plan: Plan | None = None
         self._ring: list[Tensor] = []  # latents at steps 1..k (slot k-1 holds step k), newest first
@@ -82,13 +83,13 @@ class Stream:
     def scene(self) -> Scene:
         """The newest scene, applied or still queued."""
         with self._lock:
-            return self._pending if self._pending is not None else self._scene
+            return self._pending or self._incoming or self._scene
 
     @property
     def idle(self) -> bool:
         """True when the current scene's picture is complete and no update is queued."""
         with self._lock:
-            return self._pending is None and self._since_change >= self.steps
+            return self._pending is None and self._incoming is None and self._since_change >= self.steps
 
     def _apply(self, scene: Scene) -> None:
         """Rebuild the plan for `scene`; noise and ring are reset only when seed or size change."""
@@ -114,8 +115,13 @@ class Stream:
         """Advance every slot one step with one batched model call, or return the last frame when idle."""
         with self._lock:
             pending, self._pending = self._pending, None
+            self._incoming = pending  # so `idle` and `scene` never see a gap between inbox and apply
         if pending is not None:
-            self._apply(pending)
+            try:
+                self._apply(pending)
+            finally:
+                with self._lock:
+                    self._incoming = None
         if self._last is not None and self._since_change >= self.steps:
             return self._last
         plan, schedule = self._plan, self.schedule
