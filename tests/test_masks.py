@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from semanticdraw_widgets.engine.masks import (MASK_MODES, apply_cover_order, apply_strength, blur_masks,
                                                centering_shift, downsample_masks, gaussian_kernel_1d,
-                                               process_masks, quantize_masks)
+                                               quantize_masks, shape_masks)
 
 unit_floats = st.floats(0, 1, allow_nan=False, width=32)
 masks_strategy = hnp.arrays(np.float32, hnp.array_shapes(min_dims=3, max_dims=3, min_side=1, max_side=6),
@@ -125,13 +125,13 @@ def test_downsample_averages_area():
     assert torch.allclose(small[0, :, 1], torch.full((2,), 0.25))
 
 
-def test_process_masks_runs_the_whole_recipe():
+def test_shape_masks_runs_the_whole_recipe():
     masks = torch.zeros(2, 16, 16)
     masks[0] = 1
     masks[1, 4:12, 4:12] = 1
-    soft, per_step = process_masks(masks, factor=2, blur_px=torch.tensor([0.0, 2.0]),
-                                   strengths=torch.tensor([1.0, 0.9]), cover_alpha=0.0,
-                                   noise_levels=torch.tensor([0.9, 0.5]), mode="continuous")
+    soft, per_step = shape_masks(downsample_masks(masks, 2), blur=torch.tensor([0.0, 1.0]),
+                                 strengths=torch.tensor([1.0, 0.9]), cover_alpha=0.0,
+                                 noise_levels=torch.tensor([0.9, 0.5]), mode="continuous")
     assert soft.shape == (2, 8, 8) and per_step.shape == (2, 2, 8, 8)
     assert soft[1].max() <= 0.9 + 1e-6
     assert soft[0, 4, 4] == 0  # the background is fully covered under the region's core

@@ -56,7 +56,7 @@ class ToyBackend:
         self.dtype = torch.float32  # the toy is exact maths; half precision would only blur the lesson
         self.sampler = sampler
         self._scheduler = make_scheduler(sampler, SD_NOISE_SCHEDULE)
-        self._means: OrderedDict[tuple, Tensor] = OrderedDict()
+        self._means: OrderedDict[tuple, tuple[Tensor, Tensor]] = OrderedDict()
         self.model_calls = 0  # batched predict_x0 calls, for tests and teaching
         self.model_rows = 0  # latents denoised in total
 
@@ -71,11 +71,12 @@ class ToyBackend:
             raise ValueError("encode_prompts needs at least one prompt")
         return {"appearance": torch.stack([embed_prompt(p) for p in prompts]).to(self.device)}
 
-    def texture_means(self, appearance: Tensor, height: int, width: int) -> Tensor:
-        """(D,) appearance vector -> (K, C*h*w) flattened latent means, cached per (vector, size)."""
+    def texture_means(self, appearance: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
+        """(D,) appearance vector -> flattened latent means (K, C*h*w) and their squared norms (K,), cached."""
         key = (tuple(appearance.tolist()), height, width)
         if key not in self._means:
-            self._means[key] = self._render_means(appearance, height, width).flatten(1)
+            means = self._render_means(appearance, height, width).flatten(1)
+            self._means[key] = (means, (means * means).sum(1))
             if len(self._means) > 256:
                 self._means.popitem(last=False)
         return self._means[key]
@@ -106,11 +107,11 @@ class ToyBackend:
         for row, vector in enumerate(appearance.tolist()):
             groups.setdefault(tuple(vector), []).append(row)
         for vector, rows in groups.items():
-            means = self.texture_means(appearance[rows[0]], x.shape[-2], x.shape[-1])  # (K, D)
+            means, norms = self.texture_means(appearance[rows[0]], x.shape[-2], x.shape[-1])  # (K, D), (K,)
             idx = torch.tensor(rows, device=self.device)
             a = alpha[idx]
             # ‖x − a μ_k‖² up to the per-row constant ‖x‖², which softmax ignores
-            distance = -2 * a * (flat[idx] @ means.T) + a ** 2 * (means * means).sum(1)[None]
+            distance = -2 * a * (flat[idx] @ means.T) + a ** 2 * norms[None]
             r = torch.softmax(-distance / (2 * var[idx]), dim=1)  # (R, K)
             mixture[idx] = r @ means
         return ((1 - gain * alpha) * mixture + gain * flat).view_as(x)

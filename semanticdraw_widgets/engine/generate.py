@@ -13,7 +13,7 @@ from ..backends.base import Backend
 from ..scene import Scene
 from .plan import Plan, SamplerOptions, make_plan
 from .regional import multidiffusion_average, noised, predicted_noise, renoise
-from .sampler import fill_for, predict_regional, trace_steps
+from .sampler import advance, fill_for, predict_regional, start_latent, trace_steps
 from .trace import Trace
 
 METHODS = ("semanticdraw", "multidiffusion")
@@ -23,6 +23,16 @@ def seeded_noise(seed: int, shapes: list[tuple[int, ...]], device: torch.device)
     """Standard normal tensors drawn in order from one CPU generator, so every device sees the same noise."""
     generator = torch.Generator("cpu").manual_seed(seed)
     return [torch.randn(shape, generator=generator).to(device) for shape in shapes]
+
+
+def stream_noise_shapes(backend: Backend, scene: Scene, steps: int) -> list[tuple[int, ...]]:
+    """Start, bootstrap-surround and per-step fresh noise, in the order generate() and Stream draw them.
+
+    The layer count is deliberately absent: adding a region must not reshuffle the picture.
+    """
+    c, f = backend.latent_channels, backend.scale_factor
+    h, w = scene.height // f, scene.width // f
+    return [(1, c, h, w), (1, c, h, w), (steps, c, h, w)]
 
 
 def to_pil(image: Tensor) -> Image.Image:
@@ -62,13 +72,12 @@ def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = Fa
     if reference:  # MultiDiffusion uses the plain masks at every step
         plan = replace(plan, weights=plan.soft_masks[None, :, None].expand(len(schedule), -1, -1, -1, -1))
 
-    s, p = len(schedule), plan.num_layers
-    c, h, w = backend.latent_channels, scene.height // backend.scale_factor, scene.width // backend.scale_factor
-    # The layer count must not change the shared noise: adding a region should not reshuffle the picture.
-    init, plain_noise, fresh, layer_fresh = seeded_noise(
-        scene.seed, [(1, c, h, w), (1, c, h, w), (s, c, h, w), (s, p, c, h, w) if reference else (0,)], backend.device)
-    start = plan.fill_latent if plan.fill_latent is not None else torch.zeros_like(init)
-    x = noised(start, init, schedule.alphas[0], schedule.sigmas[0])
+    s = len(schedule)
+    shapes = stream_noise_shapes(backend, scene, s)
+    # the reference re-noises every layer on its own: its extra noise is drawn after the shared noise
+    layer_shape = (s, plan.num_layers, *shapes[0][1:]) if reference else (0,)
+    init, plain_noise, fresh, layer_fresh = seeded_noise(scene.seed, [*shapes, layer_shape], backend.device)
+    x = start_latent(plan, init)
     recorder = Trace(prompts=plan.prompts, project=backend.latent_to_rgb) if trace else None
 
     with torch.inference_mode():
@@ -79,15 +88,14 @@ def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = Fa
             if i == s - 1:
                 x = pred.x0
                 break
-            coeffs = (schedule.alphas[i + 1], schedule.pred_noise[i + 1], schedule.fresh_noise[i + 1])
             if reference:
+                coeffs = (schedule.alphas[i + 1], schedule.pred_noise[i + 1], schedule.fresh_noise[i + 1])
                 eps_layers = predicted_noise(x[:, None], pred.x0_layers, schedule.alphas[i], schedule.sigmas[i])
                 x_layers = renoise(pred.x0_layers, eps_layers, layer_fresh[i][None], *coeffs)
                 fill_next = fill_for(plan, x_layers) if plan.fill_latent is None else noised(
                     plan.fill_latent, fresh[i][None], schedule.alphas[i + 1], schedule.sigmas[i + 1])
                 x = multidiffusion_average(x_layers, pred.weights, fill_next)
             else:
-                eps = predicted_noise(x, pred.x0, schedule.alphas[i], schedule.sigmas[i])
-                x = renoise(pred.x0, eps, fresh[i][None], *coeffs)
+                x = advance(plan, x, pred.x0, [i], fresh)
         image = decode(backend, plan, x, scene)
     return (image, recorder) if recorder is not None else image

@@ -98,13 +98,6 @@ def shape_masks(small: Tensor, *, blur: Tensor, strengths: Tensor, cover_alpha: 
     return soft, quantize_masks(soft, noise_levels, mode)
 
 
-def process_masks(masks: Tensor, *, factor: int, blur_px: Tensor, strengths: Tensor, cover_alpha: float,
-                  noise_levels: Tensor, mode: str) -> tuple[Tensor, Tensor]:
-    """Downsampling plus steps 1-4 for image-resolution masks (P, H, W), blur std in image pixels."""
-    return shape_masks(downsample_masks(masks, factor), blur=blur_px / factor, strengths=strengths,
-                       cover_alpha=cover_alpha, noise_levels=noise_levels, mode=mode)
-
-
 def centering_shift(mask: Tensor) -> tuple[int, int]:
     """(dy, dx) roll that moves the bounding-box centre of `mask` (h, w) to the canvas centre; (0, 0) if empty."""
     h, w = mask.shape

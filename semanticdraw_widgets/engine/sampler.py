@@ -12,7 +12,8 @@ from torch import Tensor
 from ..backends.base import Backend
 from .conditioning import cat_conditioning, repeat_conditioning
 from .plan import Plan
-from .regional import aggregate_x0, bootstrap_inputs, classifier_free_guidance, noised, roll_layers
+from .regional import (aggregate_x0, bootstrap_inputs, classifier_free_guidance, noised, predicted_noise,
+                       renoise, roll_layers)
 from .trace import TraceStep, detach_to_cpu
 
 
@@ -45,6 +46,26 @@ def layer_inputs(plan: Plan, x: Tensor, steps: Sequence[int], plain_noise: Tenso
         else:
             out.append(rows[b])
     return torch.stack(out)
+
+
+def start_latent(plan: Plan, noise: Tensor) -> Tensor:
+    """A new latent at step 0: pure noise, or the background image noised to the first level (inpainting)."""
+    s = plan.schedule
+    start = plan.fill_latent if plan.fill_latent is not None else torch.zeros_like(noise)
+    return noised(start, noise, s.alphas[0], s.sigmas[0])
+
+
+def advance(plan: Plan, x: Tensor, x0: Tensor, steps: Sequence[int], fresh: Tensor) -> Tensor:
+    """Move latents x (B, C, h, w) at `steps` to the next step from their aggregated x̂0: one re-noise each.
+
+    fresh: (S, C, h, w) the noise entering each next step, indexed by the current step.
+    """
+    s = plan.schedule
+    idx = torch.tensor(list(steps), dtype=torch.long, device=x.device)
+    at = lambda values: values[idx].view(-1, 1, 1, 1)  # noqa: E731
+    nxt = lambda values: values[idx + 1].view(-1, 1, 1, 1)  # noqa: E731
+    eps = predicted_noise(x, x0, at(s.alphas), at(s.sigmas))
+    return renoise(x0, eps, fresh[idx], nxt(s.alphas), nxt(s.pred_noise), nxt(s.fresh_noise))
 
 
 def predict_regional(backend: Backend, plan: Plan, x: Tensor, steps: Sequence[int], plain_noise: Tensor) -> RegionalPrediction:

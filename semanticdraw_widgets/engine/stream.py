@@ -27,10 +27,9 @@ from torch import Tensor
 
 from ..backends.base import Backend
 from ..scene import Scene
-from .generate import decode, seeded_noise
+from .generate import decode, seeded_noise, stream_noise_shapes
 from .plan import Plan, PlanCache, SamplerOptions, make_plan
-from .regional import noised, predicted_noise, renoise
-from .sampler import predict_regional, trace_steps
+from .sampler import advance, predict_regional, start_latent, trace_steps
 from .trace import Trace, TraceStep, detach_to_cpu
 
 
@@ -104,10 +103,8 @@ class Stream:
         self._scene, self._plan, self._since_change = scene, plan, 0
 
     def _make_noise(self, scene: Scene) -> None:
-        c, f = self.backend.latent_channels, self.backend.scale_factor
-        h, w, s = scene.height // f, scene.width // f, self.steps
-        # drawn exactly as generate() draws them, so a converged stream shows generate()'s picture
-        init, plain, fresh = seeded_noise(scene.seed, [(1, c, h, w), (1, c, h, w), (s, c, h, w)], self.backend.device)
+        init, plain, fresh = seeded_noise(scene.seed, stream_noise_shapes(self.backend, scene, self.steps),
+                                          self.backend.device)
         self._start_noise, self._plain_noise, self._fresh = init, plain, fresh
 
     # -- ticking --------------------------------------------------------------------------------
@@ -124,10 +121,8 @@ class Stream:
                     self._incoming = None
         if self._last is not None and self._since_change >= self.steps:
             return self._last
-        plan, schedule = self._plan, self.schedule
-        start = plan.fill_latent if plan.fill_latent is not None else torch.zeros_like(self._start_noise)
-        fresh_latent = noised(start, self._start_noise, schedule.alphas[0], schedule.sigmas[0])
-        x = torch.cat([fresh_latent, *self._ring])  # (B, C, h, w), slot b at step b
+        plan = self._plan
+        x = torch.cat([start_latent(plan, self._start_noise), *self._ring])  # (B, C, h, w), slot b at step b
         steps = list(range(x.shape[0]))
         with torch.inference_mode():
             pred = predict_regional(self.backend, plan, x, steps, self._plain_noise.expand(len(steps), -1, -1, -1))
@@ -137,12 +132,7 @@ class Stream:
             shown = pred.x0[-1:]
             # every slot but a finished one moves to the next step
             advancing = steps[:-1] if finished else steps
-            idx = torch.tensor(advancing, dtype=torch.long, device=x.device)
-            a, sig = schedule.alphas[idx].view(-1, 1, 1, 1), schedule.sigmas[idx].view(-1, 1, 1, 1)
-            nxt = idx + 1
-            eps = predicted_noise(x[idx], pred.x0[idx], a, sig)
-            moved = renoise(pred.x0[idx], eps, self._fresh[idx], schedule.alphas[nxt].view(-1, 1, 1, 1),
-                            schedule.pred_noise[nxt].view(-1, 1, 1, 1), schedule.fresh_noise[nxt].view(-1, 1, 1, 1))
+            moved = advance(plan, x[: len(advancing)], pred.x0[: len(advancing)], advancing, self._fresh)
             self._ring = [latent[None] for latent in moved]
             image = decode(self.backend, plan, shown, self._scene)
         self._since_change += 1
