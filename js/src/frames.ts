@@ -1,15 +1,20 @@
-// Frames from the kernel: binary image buffers are decoded off the main thread (createImageBitmap) and
-// only the newest is drawn, on the next animation frame, into a canvas (no <img> src swaps, so no
-// layout work per frame). A drawn frame is acknowledged, which also acknowledges every frame dropped
-// before it.
+// Frames from the kernel, as a two-stage pipeline:
+//   arrival -> decode (createImageBitmap, off the main thread, one at a time) -> draw on the next animation frame.
+// Decoding starts as soon as a frame arrives rather than at the next animation frame, and a decode in
+// progress is never abandoned for a newer frame: under load (a busy kernel, server and browser sharing a
+// few cores) decodes take longer than the gap between frames, and restarting them would starve the view.
+// Only the newest frame waits at each stage; older ones are dropped there. A drawn frame is acknowledged,
+// which acknowledges every frame dropped before it (the kernel's flow control counts acks cumulatively).
 
 import type { ClientMessage, FrameMessage } from "./protocol";
 
 export class FrameView {
   readonly canvas: HTMLCanvasElement;
-  private pending: { message: FrameMessage; blob: Blob } | null = null;
-  private scheduled = false;
-  private generation = 0; // bumps on every frame so a slow decode never overwrites a newer one
+  private waiting: { message: FrameMessage; blob: Blob } | null = null; // arrived, not yet decoding
+  private decoding = false;
+  private ready: { message: FrameMessage; bitmap: ImageBitmap } | null = null; // decoded, not yet drawn
+  private drawScheduled = false;
+  private generation = 0; // bumps on dispose(), so decodes still in progress are thrown away
   painted = 0;
 
   constructor(private readonly send: (message: ClientMessage) => void) {
@@ -23,44 +28,59 @@ export class FrameView {
     const bytes = buffer instanceof DataView
       ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
       : new Uint8Array(buffer);
-    this.pending = { message, blob: new Blob([bytes as BlobPart], { type: message.mime }) }; // newest wins
-    if (!this.scheduled) {
-      this.scheduled = true;
-      requestAnimationFrame(() => void this.paint());
-    }
+    this.waiting = { message, blob: new Blob([bytes as BlobPart], { type: message.mime }) }; // newest wins
+    void this.decodeNext();
   }
 
-  /** Show a still image (the snapshot trait) without acknowledging anything. */
+  /** Show a still image (the snapshot trait) until the first live frame; acknowledges nothing. */
   async showStill(bytes: Uint8Array, mime: string): Promise<void> {
-    if (!bytes.length) return;
-    const generation = ++this.generation;
+    if (!bytes.length || this.painted) return;
     const bitmap = await createImageBitmap(new Blob([bytes as BlobPart], { type: mime }));
-    if (generation === this.generation) this.draw(bitmap);
+    if (!this.painted) this.draw(bitmap); // a live frame drawn meanwhile is newer
     bitmap.close();
   }
 
-  private async paint(): Promise<void> {
-    this.scheduled = false;
-    const next = this.pending;
-    if (!next) return;
-    this.pending = null;
-    const generation = ++this.generation;
-    let bitmap: ImageBitmap;
+  private async decodeNext(): Promise<void> {
+    if (this.decoding || !this.waiting) return;
+    const next = this.waiting;
+    this.waiting = null;
+    this.decoding = true;
+    const generation = this.generation;
     try {
-      bitmap = await createImageBitmap(next.blob);
+      const bitmap = await createImageBitmap(next.blob);
+      if (generation !== this.generation) {
+        bitmap.close();
+      } else {
+        this.ready?.bitmap.close(); // decoded but never drawn: a newer one replaces it
+        this.ready = { message: next.message, bitmap };
+        this.scheduleDraw();
+      }
     } catch (error) {
       console.warn(`[semanticdraw] could not decode frame ${next.message.seq}: ${error}`);
       this.send({ kind: "ack", seq: next.message.seq }); // keep the stream flowing past a bad frame
-      return;
+    } finally {
+      this.decoding = false;
     }
-    if (generation === this.generation) {
-      this.draw(bitmap);
-      this.painted += 1;
-      this.canvas.dataset.seq = String(next.message.seq);
-      this.canvas.dataset.settled = String(next.message.settled);
-    }
-    bitmap.close();
-    this.send({ kind: "ack", seq: next.message.seq });
+    void this.decodeNext();
+  }
+
+  private scheduleDraw(): void {
+    if (this.drawScheduled) return;
+    this.drawScheduled = true;
+    requestAnimationFrame(() => this.drawReady());
+  }
+
+  private drawReady(): void {
+    this.drawScheduled = false;
+    const ready = this.ready;
+    if (!ready) return;
+    this.ready = null;
+    this.draw(ready.bitmap);
+    ready.bitmap.close();
+    this.painted += 1;
+    this.canvas.dataset.seq = String(ready.message.seq);
+    this.canvas.dataset.settled = String(ready.message.settled);
+    this.send({ kind: "ack", seq: ready.message.seq });
   }
 
   private draw(bitmap: ImageBitmap): void {
@@ -72,7 +92,9 @@ export class FrameView {
   }
 
   dispose(): void {
-    this.pending = null;
+    this.waiting = null;
+    this.ready?.bitmap.close();
+    this.ready = null;
     this.generation += 1;
   }
 }

@@ -3,26 +3,81 @@ import { FrameView } from "../src/frames";
 import type { ClientMessage, FrameMessage } from "../src/protocol";
 
 const frame = (seq: number): FrameMessage => ({ kind: "frame", seq, mime: "image/jpeg", width: 4, height: 4, settled: seq === 3, tick: seq, step: 4 });
+const settle = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** createImageBitmap stand-in whose decodes finish only when the test says so. */
+function manualDecoder() {
+  const started: { size: number; finish: () => void }[] = [];
+  const closed: number[] = [];
+  vi.stubGlobal("createImageBitmap", (blob: Blob) => new Promise((resolve) => {
+    const bitmap = { width: 4, height: 4, close: () => closed.push(blob.size) };
+    started.push({ size: blob.size, finish: () => resolve(bitmap) });
+  }));
+  return { started, closed };
+}
+
+/** requestAnimationFrame stand-in that runs callbacks only when the test ticks the display. */
+function manualDisplay() {
+  let callbacks: FrameRequestCallback[] = [];
+  vi.stubGlobal("requestAnimationFrame", (cb: FrameRequestCallback) => { callbacks.push(cb); return callbacks.length; });
+  return () => { const run = callbacks; callbacks = []; run.forEach((cb) => cb(performance.now())); };
+}
 
 describe("FrameView", () => {
   afterEach(() => vi.unstubAllGlobals());
 
-  it("draws only the newest frame per animation frame and acks it (which acks the dropped ones too)", async () => {
-    const decoded: Blob[] = [];
-    vi.stubGlobal("createImageBitmap", async (blob: Blob) => {
-      decoded.push(blob);
-      return { width: 4, height: 4, close: () => undefined };
-    });
+  it("decodes one frame at a time, keeps only the newest waiting one, and acks what it draws", async () => {
+    const decoder = manualDecoder();
+    const vsync = manualDisplay();
     const sent: ClientMessage[] = [];
     const view = new FrameView((m) => sent.push(m));
-    view.receive(frame(1), new ArrayBuffer(3));
-    view.receive(frame(2), new ArrayBuffer(3));
-    view.receive(frame(3), new DataView(new ArrayBuffer(5)));
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    expect(decoded.map((b) => b.size)).toEqual([5]);
-    expect(sent).toEqual([{ kind: "ack", seq: 3 }]);
+    view.receive(frame(1), new ArrayBuffer(1));
+    view.receive(frame(2), new ArrayBuffer(2)); // waits behind 1's decode ...
+    view.receive(frame(3), new DataView(new ArrayBuffer(3))); // ... and is replaced by 3
+    expect(decoder.started.map((d) => d.size)).toEqual([1]);
+    decoder.started[0].finish();
+    await settle();
+    expect(decoder.started.map((d) => d.size)).toEqual([1, 3]); // 3's decode starts before 1 is drawn
+    vsync();
+    expect(sent).toEqual([{ kind: "ack", seq: 1 }]);
+    decoder.started[1].finish();
+    await settle();
+    vsync();
+    expect(sent).toEqual([{ kind: "ack", seq: 1 }, { kind: "ack", seq: 3 }]); // acking 3 also acks the dropped 2
     expect(view.canvas.dataset.seq).toBe("3");
     expect(view.canvas.dataset.settled).toBe("true");
+    expect(view.painted).toBe(2);
+  });
+
+  it("never abandons a decode for a newer frame, so slow decodes still show pictures", async () => {
+    const decoder = manualDecoder();
+    const vsync = manualDisplay();
+    const sent: ClientMessage[] = [];
+    const view = new FrameView((m) => sent.push(m));
+    for (let seq = 1; seq <= 6; seq++) {
+      view.receive(frame(seq), new ArrayBuffer(seq)); // a new frame arrives during every decode
+      decoder.started[decoder.started.length - 1].finish();
+      await settle(5);
+      vsync();
+    }
+    expect(view.painted).toBeGreaterThanOrEqual(5);
+    expect(sent.at(-1)).toEqual({ kind: "ack", seq: 6 });
+  });
+
+  it("draws the newest decoded frame once per display frame and releases the ones it skips", async () => {
+    const decoder = manualDecoder();
+    const vsync = manualDisplay();
+    const sent: ClientMessage[] = [];
+    const view = new FrameView((m) => sent.push(m));
+    view.receive(frame(1), new ArrayBuffer(1));
+    decoder.started[0].finish();
+    await settle();
+    view.receive(frame(2), new ArrayBuffer(2));
+    decoder.started[1].finish();
+    await settle();
+    vsync(); // both decoded before the display refreshed: only 2 is drawn
+    expect(sent).toEqual([{ kind: "ack", seq: 2 }]);
+    expect(decoder.closed).toEqual([1, 2]);
     expect(view.painted).toBe(1);
   });
 
@@ -32,9 +87,30 @@ describe("FrameView", () => {
     const sent: ClientMessage[] = [];
     const view = new FrameView((m) => sent.push(m));
     view.receive(frame(7), new ArrayBuffer(2));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await settle();
     expect(sent).toEqual([{ kind: "ack", seq: 7 }]);
     expect(view.painted).toBe(0);
     expect(warn).toHaveBeenCalled();
+  });
+
+  it("a snapshot still never covers a live frame, and dispose() drops decodes in progress", async () => {
+    const decoder = manualDecoder();
+    const vsync = manualDisplay();
+    const sent: ClientMessage[] = [];
+    const view = new FrameView((m) => sent.push(m));
+    view.receive(frame(1), new ArrayBuffer(1));
+    decoder.started[0].finish();
+    await settle();
+    vsync();
+    const still = view.showStill(new Uint8Array(9), "image/jpeg");
+    expect(decoder.started).toHaveLength(1); // nothing to decode: a live frame is already shown
+    await still;
+    view.receive(frame(2), new ArrayBuffer(2));
+    view.dispose();
+    decoder.started[1].finish();
+    await settle();
+    vsync();
+    expect(sent).toEqual([{ kind: "ack", seq: 1 }]);
+    expect(decoder.closed).toEqual([1, 2]);
   });
 });

@@ -37,7 +37,7 @@ def stream_noise_shapes(backend: Backend, scene: Scene, steps: int) -> list[tupl
 
 def to_pil(image: Tensor) -> Image.Image:
     """(3, H, W) in [0, 1] -> RGB PIL image."""
-    array = image.clamp(0, 1).mul(255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    array = image.clamp(0, 1).mul_(255).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
     return Image.fromarray(np.ascontiguousarray(array))
 
 
