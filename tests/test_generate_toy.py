@@ -203,3 +203,25 @@ def test_bad_sampler_arguments_are_rejected(toy, kwargs, message):
 def test_generate_rejects_a_non_scene(toy):
     with pytest.raises(TypeError, match="needs a semanticdraw_widgets.Scene"):
         sdw.generate(toy, {"width": 512})
+
+
+def test_toy_denoiser_is_the_closed_form_mixture_posterior_mean(toy):
+    """The batched predict_x0 equals Σ_k r_k (μ_k + c (x − α μ_k)) computed row by row, for mixed prompts."""
+    import torch
+
+    schedule = toy.make_schedule(4)
+    prompts = ["red bricks", "green grass", "red bricks", "blue water with waves", "green grass"]
+    cond = toy.encode_prompts(prompts)
+    steps = torch.tensor([0, 1, 2, 3, 1])
+    x = torch.randn(len(prompts), 4, 8, 12, generator=torch.Generator().manual_seed(3))
+    got = toy.predict_x0(x, steps, schedule, cond)
+    s2 = toy.prior_std ** 2
+    for row, prompt in enumerate(prompts):
+        means, _ = toy.texture_means(cond["appearance"][row], 8, 12)  # (K, D)
+        alpha, sigma = schedule.alphas[steps[row]], schedule.sigmas[steps[row]]
+        var = alpha ** 2 * s2 + sigma ** 2
+        flat = x[row].flatten()
+        logits = -((flat[None] - alpha * means) ** 2).sum(1) / (2 * var)
+        r = torch.softmax(logits, 0)
+        expected = (r[:, None] * (means + alpha * s2 / var * (flat[None] - alpha * means))).sum(0)
+        torch.testing.assert_close(got[row].flatten(), expected, rtol=1e-4, atol=1e-4, msg=prompt)
