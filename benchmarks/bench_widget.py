@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=6.0, help="drawing time for the frames/s measurement")
     parser.add_argument("--strokes", type=int, default=8, help="strokes timed for stroke-to-frame latency")
-    parser.add_argument("--max-in-flight", type=int, default=2, help="unacknowledged frames allowed per view")
+    parser.add_argument("--max-in-flight", type=int, default=6, help="unacknowledged frames allowed per view (the canvas default)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "widget_cpu-2core.json"))
     args = parser.parse_args(argv)
 

@@ -81,7 +81,8 @@ def test_session_streams_in_a_kernel_and_follows_updates(kernel):
     assert frame_counts == sorted(frame_counts) and frame_counts[-1] > frame_counts[0]
 
     kernel.run("deadline = time.monotonic() + 30\n"
-               "while not (session.frame.converged and session.frame.scene == make_scene('orange stripes')) "
+               "while not (session.frame.converged and session.frame.scene == make_scene('orange stripes')\n"
+               "           and received[-1].settled) "
                "and time.monotonic() < deadline: time.sleep(0.05)")
     out, _ = kernel.run("expected = np.asarray(sdw.generate(session.stream.backend, make_scene('orange stripes'), steps=4))\n"
                         "print(session.frame.scene.regions[0].prompt, np.array_equal(np.asarray(session.frame.image), expected),"

@@ -86,7 +86,27 @@ def test_a_late_sink_gets_the_current_picture(toy):
         wait_for(lambda: session.status.state == "idle")
         sink = RecordingSink()
         session.add_sink(sink)
-        assert sink.arrived.wait(5) and sink.frames[0].settled
+        assert sink.arrived.wait(5) and sink.frames[0].frame.converged
+        wait_for(lambda: sink.frames[-1].settled)  # and the lossless picture once the settle delay has passed
+
+
+def test_the_lossless_picture_waits_for_a_quiet_moment(toy):
+    """While edits keep coming, finished pictures go as JPEG; the PNG follows only after settle_delay of quiet."""
+    sink = RecordingSink()
+    with sdw.Session(toy, scene(), steps=2, settle_delay=1.0, max_in_flight=100) as session:
+        session.add_sink(sink)
+        for colour in ("blue", "green", "red", "blue"):  # every picture finishes within the 0.2 s between edits
+            time.sleep(0.2)
+            session.update(scene(colour))
+        wait_for(lambda: session.frame.converged and session.frame.scene.regions[0].prompt == "blue")
+        converged_at = time.monotonic()
+        assert any(f.frame.converged for f in sink.frames[:-1]), "finished pictures were sent (as JPEG)"
+        assert not any(f.settled for f in sink.frames), "no PNG while edits keep coming"
+        wait_for(lambda: sink.frames[-1].settled)
+        assert time.monotonic() - converged_at > 0.5
+        last = sink.frames[-1]
+        assert last.mime == "image/png" and last.frame.scene.regions[0].prompt == "blue"
+        assert sum(f.settled for f in sink.frames) == 1
 
 
 def test_updates_from_another_thread_are_reflected(toy):

@@ -14,7 +14,10 @@ export interface AnyModel<T> {
   send(content: unknown, callbacks?: unknown, buffers?: ArrayBuffer[] | ArrayBufferView[]): void;
 }
 
-const STROKE_SYNC_MS = 150; // throttle for label-map syncs during a stroke
+const STROKE_SYNC_MS = 100; // label-map syncs during a stroke: a stream needs one every `steps` ticks to keep going
+// Frame acks at most this often. Every message to the kernel costs a busy/idle pair, which JupyterLab turns
+// into favicon swaps (HTTP requests); the kernel's ack window (max_in_flight, 6 for the canvas) covers it.
+const ACK_INTERVAL_MS = 100;
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {},
   ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
@@ -54,20 +57,27 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
   };
 
   // -- label map sync ------------------------------------------------------------------------
+  // Steady cadence during a stroke: the first change syncs at once, later ones at most every
+  // STROKE_SYNC_MS (a pending sync is not pushed back by further changes, so a long stroke keeps
+  // the stream fed), and the stroke end syncs at once.
   let syncTimer: ReturnType<typeof setTimeout> | null = null;
   let lastSync = 0;
+  let pushes = 0;
   const pushLabels = async () => {
+    if (syncTimer) clearTimeout(syncTimer);
+    syncTimer = null;
     lastSync = Date.now();
+    const push = ++pushes;
     const compressed = await compressLabels(labels.data);
+    if (push !== pushes) return; // a newer map is on its way
     ownLabels = new DataView(compressed.buffer, compressed.byteOffset, compressed.byteLength);
     model.set("labels", ownLabels);
     model.save_changes();
   };
   const labelsChanged = (final: boolean) => {
-    if (syncTimer) clearTimeout(syncTimer);
-    syncTimer = null;
-    if (final || Date.now() - lastSync >= STROKE_SYNC_MS) void pushLabels();
-    else syncTimer = setTimeout(() => void pushLabels(), STROKE_SYNC_MS);
+    const wait = STROKE_SYNC_MS - (Date.now() - lastSync);
+    if (final || wait <= 0) void pushLabels();
+    else if (!syncTimer) syncTimer = setTimeout(() => void pushLabels(), wait);
   };
   const loadLabels = async () => {
     const view = model.get("labels");
@@ -99,7 +109,7 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
   const doRedo = () => restore(undo.redo(labels.data));
 
   // -- frames ---------------------------------------------------------------------------------
-  const frames = new FrameView(send);
+  const frames = new FrameView(send, { ackInterval: ACK_INTERVAL_MS });
   const showSnapshot = () => {
     if (frames.painted) return; // live frames are newer than the snapshot
     frames.showStill(bytesOf(model.get("snapshot")), model.get("snapshot_mime"))

@@ -26,11 +26,11 @@ function manualDisplay() {
 describe("FrameView", () => {
   afterEach(() => vi.unstubAllGlobals());
 
-  it("decodes one frame at a time, keeps only the newest waiting one, and acks what it draws", async () => {
+  it("decodes up to maxDecodes frames at once, keeps only the newest waiting one, and acks what it draws", async () => {
     const decoder = manualDecoder();
     const vsync = manualDisplay();
     const sent: ClientMessage[] = [];
-    const view = new FrameView((m) => sent.push(m));
+    const view = new FrameView((m) => sent.push(m), { maxDecodes: 1 });
     view.receive(frame(1), new ArrayBuffer(1));
     view.receive(frame(2), new ArrayBuffer(2)); // waits behind 1's decode ...
     view.receive(frame(3), new DataView(new ArrayBuffer(3))); // ... and is replaced by 3
@@ -49,6 +49,41 @@ describe("FrameView", () => {
     expect(view.painted).toBe(2);
   });
 
+  it("decodes in parallel but never draws an older frame after a newer one", async () => {
+    const decoder = manualDecoder();
+    const vsync = manualDisplay();
+    const sent: ClientMessage[] = [];
+    const view = new FrameView((m) => sent.push(m), { maxDecodes: 2 });
+    view.receive(frame(1), new ArrayBuffer(1));
+    view.receive(frame(2), new ArrayBuffer(2));
+    expect(decoder.started.map((d) => d.size)).toEqual([1, 2]);
+    decoder.started[1].finish(); // 2 finishes first ...
+    await settle();
+    decoder.started[0].finish(); // ... so 1, finishing later, is stale
+    await settle();
+    vsync();
+    vsync();
+    expect(sent).toEqual([{ kind: "ack", seq: 2 }]);
+    expect(decoder.closed).toEqual([1, 2]);
+  });
+
+  it("acks at most every ackInterval ms, cumulatively", async () => {
+    const decoder = manualDecoder();
+    const vsync = manualDisplay();
+    const sent: ClientMessage[] = [];
+    const view = new FrameView((m) => sent.push(m), { ackInterval: 60 });
+    for (let seq = 1; seq <= 3; seq++) {
+      view.receive(frame(seq), new ArrayBuffer(seq));
+      decoder.started[seq - 1].finish();
+      await settle(5);
+      vsync();
+    }
+    expect(view.painted).toBe(3);
+    expect(sent).toEqual([{ kind: "ack", seq: 1 }]); // the first at once, the rest wait for the interval
+    await settle(100);
+    expect(sent).toEqual([{ kind: "ack", seq: 1 }, { kind: "ack", seq: 3 }]);
+  });
+
   it("never abandons a decode for a newer frame, so slow decodes still show pictures", async () => {
     const decoder = manualDecoder();
     const vsync = manualDisplay();
@@ -64,21 +99,21 @@ describe("FrameView", () => {
     expect(sent.at(-1)).toEqual({ kind: "ack", seq: 6 });
   });
 
-  it("draws the newest decoded frame once per display frame and releases the ones it skips", async () => {
+  it("shows a burst of frames one per display frame, in order, dropping the oldest beyond maxQueued", async () => {
     const decoder = manualDecoder();
     const vsync = manualDisplay();
     const sent: ClientMessage[] = [];
-    const view = new FrameView((m) => sent.push(m));
-    view.receive(frame(1), new ArrayBuffer(1));
-    decoder.started[0].finish();
+    const view = new FrameView((m) => sent.push(m), { maxDecodes: 3, maxQueued: 2 });
+    for (let seq = 1; seq <= 3; seq++) view.receive(frame(seq), new ArrayBuffer(seq));
+    decoder.started.forEach((d) => d.finish()); // all three decoded before the display refreshes
     await settle();
-    view.receive(frame(2), new ArrayBuffer(2));
-    decoder.started[1].finish();
-    await settle();
-    vsync(); // both decoded before the display refreshed: only 2 is drawn
-    expect(sent).toEqual([{ kind: "ack", seq: 2 }]);
-    expect(decoder.closed).toEqual([1, 2]);
-    expect(view.painted).toBe(1);
+    expect(decoder.closed).toEqual([1]); // only two fit the queue
+    vsync();
+    expect(view.canvas.dataset.seq).toBe("2");
+    vsync();
+    expect(view.canvas.dataset.seq).toBe("3");
+    expect(sent).toEqual([{ kind: "ack", seq: 2 }, { kind: "ack", seq: 3 }]);
+    expect(view.painted).toBe(2);
   });
 
   it("acks a frame it cannot decode so the stream keeps flowing", async () => {

@@ -7,8 +7,10 @@ freezes the kernel loop. So nothing here relies on the caller's loop or thread:
 * inputs  — ``update(scene)`` only writes the newest scene into the Stream's locked inbox (latest wins)
   and wakes the loop with ``call_soon_threadsafe``; the Stream applies it between ticks.
 * compute — ticks run on one model thread; the loop stays free for acks, wake-ups and stop().
-* outputs — frames are encoded off the model path (JPEG while streaming, PNG once the picture has
-  settled) and handed to sinks with ack-based flow control: at most ``max_in_flight`` unacknowledged
+* outputs — frames are encoded off the model path (JPEG, the finished picture included, then a lossless
+  PNG of it once the stream has stayed idle for ``settle_delay`` seconds: while the user keeps editing,
+  a finished picture is replaced within moments, so a ten-times-larger PNG would only cost the
+  kernel, the wire and the browser time) and handed to sinks with ack-based flow control: at most ``max_in_flight`` unacknowledged
   frames per sink, newer frames replace a waiting one (newest wins, nothing queues up). While every
   sink's window is full the loop waits for an ack rather than render frames nobody can show (a sink
   silent for ``ack_timeout`` seconds is not waited for).
@@ -91,7 +93,7 @@ class Session:
 
     def __init__(self, backend: Backend, scene: Scene, steps: int = 4, *, max_in_flight: int = 2,
                  jpeg_quality: int = 85, max_fps: float | None = None, ack_timeout: float = 2.0,
-                 **stream_options) -> None:
+                 settle_delay: float = 0.3, **stream_options) -> None:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
         self.stream = Stream(backend, scene, steps, **stream_options)
@@ -99,6 +101,7 @@ class Session:
         self.jpeg_quality = jpeg_quality
         self.min_interval = 1 / max_fps if max_fps else 0.0
         self.ack_timeout = ack_timeout
+        self.settle_delay = settle_delay
         self._lock = threading.RLock()
         self._sinks: dict[int, _SinkState] = {}
         self._status_listeners: list[Callable[[SessionStatus], None]] = []
@@ -107,7 +110,8 @@ class Session:
         self._frame: Frame | None = None
         self._seq = 0
         self._last_encoded: EncodedFrame | None = None
-        self._settled_for: Scene | None = None
+        self._settled_for: Scene | None = None  # the scene whose finished picture went out as PNG
+        self._converged_at = 0.0  # monotonic time the newest frame finished its picture
         self._paused = False
         self._single_steps = 0
         self._failed_scene: Scene | None = None
@@ -288,8 +292,14 @@ class Session:
                 self._wake.clear()
                 if self._should_tick() or self._stopping.is_set():
                     continue
-                try:  # the timeout re-checks views that stopped acknowledging (see ack_timeout)
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.ack_timeout)
+                due = self._settle_due()
+                if due is not None and due <= time.monotonic():
+                    self._settle()
+                    continue
+                # the timeout re-checks views that stopped acknowledging (see ack_timeout) and settles
+                timeout = self.ack_timeout if due is None else min(self.ack_timeout, due - time.monotonic())
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=timeout)
                 except asyncio.TimeoutError:
                     pass
                 continue
@@ -323,8 +333,21 @@ class Session:
                 # so wait for an ack instead of spending CPU (often shared with the browser) on it.
                 now = time.monotonic()
                 return not self._sinks or not all(s.saturated(now, self.ack_timeout) for s in self._sinks.values())
-            # idle: tick once more only to deliver a picture nobody has yet (first sink, settled PNG)
-            return self._frame is None or self._settled_for != self._frame.scene
+            return self._frame is None  # idle: the picture is finished and delivered
+
+    def _settle_due(self) -> float | None:
+        """When the finished picture's lossless PNG is due (monotonic), or None when none is owed."""
+        with self._lock:
+            frame = self._frame
+            if frame is None or not frame.converged or self._settled_for == frame.scene or not self.stream.idle:
+                return None
+            return self._converged_at + self.settle_delay
+
+    def _settle(self) -> None:
+        with self._lock:
+            frame = self._frame
+            self._settled_for = frame.scene
+        self._encode_pool.submit(self._encode_and_send, frame, "image/png")
 
     def _publish(self, frame: Frame) -> None:
         now = time.perf_counter()
@@ -336,9 +359,8 @@ class Session:
                 waiters, self._waiters = self._waiters, []
                 self._tick_times = [t for t in self._tick_times if now - t < 1.0] + [now]
             fps = len(self._tick_times) / max(now - self._tick_times[0], 1e-3) if len(self._tick_times) > 1 else 0.0
-            settle = frame.converged and self._settled_for != frame.scene
-            if settle:
-                self._settled_for = frame.scene
+            if frame.converged and not repeated:
+                self._converged_at = time.monotonic()
             paused = self._paused
         if not repeated:
             for waiter in waiters:
@@ -346,9 +368,8 @@ class Session:
                     waiter.set_result(frame)
         state = "paused" if paused else ("idle" if frame.converged else "streaming")
         self._set_status(state=state, tick=frame.index, fps=round(fps, 1), converged=frame.converged, error=None)
-        if not repeated or settle:
-            mime = "image/png" if settle else "image/jpeg"
-            self._encode_pool.submit(self._encode_and_send, frame, mime)
+        if not repeated:
+            self._encode_pool.submit(self._encode_and_send, frame, "image/jpeg")
 
     def _encode_and_send(self, frame: Frame, mime: str) -> None:
         try:

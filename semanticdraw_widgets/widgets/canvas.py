@@ -108,7 +108,7 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
 
     def __init__(self, backend: Backend, width: int = 512, height: int = 512, *, seed: int = 0, steps: int = 4,
                  brushes: list[dict[str, Any]] | None = None, background: dict[str, str] | None = None,
-                 max_in_flight: int = 2, trace: bool = False, **kwargs: Any) -> None:
+                 max_in_flight: int = 6, trace: bool = False, **kwargs: Any) -> None:
         Scene(width=width, height=height, background=Background(prompt="x"))  # validates the size early
         super().__init__(width=width, height=height, seed=seed, steps=steps,
                          brushes=[dict(b) for b in (brushes or DEFAULT_BRUSHES)],
