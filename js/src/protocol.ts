@@ -63,7 +63,7 @@ export type ServerMessage = FrameMessage | ErrorMessage;
 
 // browser -> kernel
 export type ClientMessage =
-  | { kind: "ack"; seq: number }
+  | { kind: "ack"; seq: number } // cumulative: acknowledges every frame up to seq
   | { kind: "command"; name: "step" }
   | { kind: "hello"; version: number };
 

@@ -7,13 +7,13 @@ freezes the kernel loop. So nothing here relies on the caller's loop or thread:
 * inputs  — ``update(scene)`` only writes the newest scene into the Stream's locked inbox (latest wins)
   and wakes the loop with ``call_soon_threadsafe``; the Stream applies it between ticks.
 * compute — ticks run on one model thread; the loop stays free for acks, wake-ups and stop().
-* outputs — frames are encoded off the model path (JPEG, the finished picture included, then a lossless
-  PNG of it once the stream has stayed idle for ``settle_delay`` seconds: while the user keeps editing,
-  a finished picture is replaced within moments, so a ten-times-larger PNG would only cost the
-  kernel, the wire and the browser time) and handed to sinks with ack-based flow control: at most ``max_in_flight`` unacknowledged
-  frames per sink, newer frames replace a waiting one (newest wins, nothing queues up). While every
-  sink's window is full the loop waits for an ack rather than render frames nobody can show (a sink
-  silent for ``ack_timeout`` seconds is not waited for).
+* outputs — frames are encoded off the model path and handed to sinks with ack-based flow control: at
+  most ``max_in_flight`` unacknowledged frames per sink (acks are cumulative), newer frames replace a
+  waiting one (newest wins, nothing queues up). While every sink's window is full the loop waits for an
+  ack rather than render frames nobody can show (a sink silent for ``ack_timeout`` seconds is not
+  waited for). Frames go as JPEG, the finished picture included; a lossless PNG of it follows once the
+  stream has stayed idle for ``settle_delay`` seconds (while the user keeps editing, a finished picture
+  is replaced within moments, and a PNG costs ~20x the encoding time and ~10x the bytes).
 * errors  — a failing tick sets an error status, keeps the previous picture and waits for the next
   update; the session stays alive.
 """

@@ -17,7 +17,9 @@ Ephemeral events are custom messages, each a dict with a "kind":
 
     kernel -> browser   {kind: "frame", seq, mime, width, height, settled, tick, step} + [image bytes]
                         {kind: "error", message}
-    browser -> kernel   {kind: "ack", seq}                 the view has painted frame seq
+    browser -> kernel   {kind: "ack", seq}                 the view has painted frame seq; cumulative (it
+                                                       releases every earlier frame too), so a view may
+                                                       ack only its newest painted frame now and then
                         {kind: "command", name: "step"}    one tick while paused
                         {kind: "hello", version}           a view (re)connected; the newest frame is resent
 
