@@ -222,7 +222,13 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
   const field = (label: string, input: HTMLElement) => el("label", { className: "sdw-field" }, label, input);
   const textInput = (value: string, placeholder: string, onChange: (v: string) => void) => {
     const input = el("input", { type: "text", value, placeholder });
-    input.addEventListener("change", () => onChange(input.value), { signal });
+    let committed = value;
+    const commit = () => {
+      if (input.value === committed) return;
+      committed = input.value;
+      onChange(input.value);
+    };
+    input.addEventListener("change", commit, { signal }); // also on Enter: see the root's keydown handler
     return input;
   };
   const slider = (value: number, min: number, max: number, step: number, onChange: (v: number) => void) => {
@@ -301,14 +307,28 @@ export function render({ model, el: host }: { model: AnyModel<Model>; el: HTMLEl
   // -- layout, keyboard, model events -------------------------------------------------------------
   const stage = el("div", { className: "sdw-stage" }, surface.canvas, frames.canvas);
   const root = el("div", { className: "sdw-root", tabIndex: 0 }, toolbar, stage, status, palette);
+  // Keys typed into the widget are the widget's: the host (JupyterLab's notebook shortcuts: Enter, Ctrl+Z,
+  // a, b, dd...) must not act on them, as ipywidgets' own text fields do.
   root.addEventListener("keydown", (e) => {
-    if (!(e.ctrlKey || e.metaKey) || (e.target as HTMLElement).tagName === "INPUT") return;
+    const target = e.target as HTMLElement;
+    if (target.tagName === "INPUT") {
+      // Enter commits a field: inside JupyterLab the browser's own change-on-Enter never comes
+      const type = (target as HTMLInputElement).type;
+      if (e.key === "Enter" && (type === "text" || type === "number")) target.dispatchEvent(new Event("change"));
+      e.stopPropagation();
+      return;
+    }
+    if (!(e.ctrlKey || e.metaKey)) return;
     const key = e.key.toLowerCase();
     if (key === "z" && !e.shiftKey) doUndo();
     else if ((key === "z" && e.shiftKey) || key === "y") doRedo();
     else return;
     e.preventDefault();
+    e.stopPropagation();
   }, { signal });
+  // Drawing gives the widget the keyboard, so Ctrl+Z right after a stroke undoes it (a host page such as
+  // JupyterLab may otherwise keep focus on the notebook, which would take the key as its own undo).
+  surface.canvas.addEventListener("pointerdown", () => root.focus({ preventScroll: true }), { signal });
   host.replaceChildren(root);
 
   const handlers: [string, () => void][] = [

@@ -59,6 +59,27 @@ def test_draw_in_jupyterlab_and_see_the_kernel_mask_and_a_frame(tmp_path):
         page.wait_for_function(f"() => {{ const [r, g] = ({PREVIEW_PIXEL_JS})([60, 64]); return r > g + 60; }}",
                                timeout=60_000)
         seconds = time.monotonic() - stroke_end
+
+        # Enter commits a prompt (JupyterLab swallows the browser's own change-on-Enter): the stroke turns blue
+        prompt = page.locator(".sdw-brush[data-label='1'] input[placeholder='prompt']")
+        prompt.fill("blue")
+        prompt.press("Enter")
+        page.wait_for_function(f"() => {{ const [r, g, b] = ({PREVIEW_PIXEL_JS})([60, 64]); return b > r + 60; }}",
+                               timeout=60_000)
+        # Ctrl+Z right after drawing undoes the stroke (drawing gives the widget the keyboard, not the notebook)
+        cells = page.locator(".jp-Cell").count()
+        before = json.loads(out.read_text())["count"]  # the first stroke's last sync came long ago
+        draw_stroke(page, canvas.bounding_box(), 128, y=20.5, x0=16, x1=100)
+        deadline = time.monotonic() + 60
+        while not json.loads(out.read_text())["count"] > before:
+            assert time.monotonic() < deadline, "the kernel never received the second stroke"
+            time.sleep(0.05)
+        page.keyboard.press("Control+z")
+        deadline = time.monotonic() + 60
+        while json.loads(out.read_text())["count"] != before:
+            assert time.monotonic() < deadline, "undo never reached the kernel"
+            time.sleep(0.05)
+        assert page.locator(".jp-Cell").count() == cells, "the notebook took Ctrl+Z as its own"
         page.screenshot(path=str(tmp_path / "jupyterlab.png"))
         assert "error" not in page.locator(".sdw-status").inner_text().lower()
         browser.close()
