@@ -92,10 +92,9 @@ class ToyBackend:
         return (latent_colours[0][None, :, None, None]
                 + (latent_colours[1] - latent_colours[0])[None, :, None, None] * coverage[:, None])
 
-    def stacked_means(self, keys: Sequence[tuple], appearances: Sequence[Tensor], height: int,
-                      width: int) -> tuple[Tensor, Tensor]:
-        """The means of several prompts stacked to (G*K, C*h*w) with their squared norms, cached by prompt set."""
-        key = (tuple(keys), height, width)
+    def stacked_means(self, appearances: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
+        """(G, D) appearance vectors -> their means stacked to (G*K, C*h*w) and squared norms, cached by prompt set."""
+        key = (tuple(map(tuple, appearances.tolist())), height, width)
         if key not in self._stacks:
             parts = [self.texture_means(a, height, width) for a in appearances]
             self._stacks[key] = (torch.cat([m for m, _ in parts]), torch.cat([n for _, n in parts]))
@@ -115,20 +114,10 @@ class ToyBackend:
         var = alpha ** 2 * self.prior_std ** 2 + schedule.sigmas[step_index][:, None] ** 2
         gain = alpha * self.prior_std ** 2 / var  # c
         flat = x.float().flatten(1)  # (N, D)
-        appearance = cond["appearance"]
-        keys: dict[tuple, int] = {}
-        first_rows: list[int] = []
-        owner = []
-        for row, vector in enumerate(appearance.tolist()):
-            group = keys.setdefault(tuple(vector), len(keys))
-            if group == len(first_rows):
-                first_rows.append(row)
-            owner.append(group)
-        means, norms = self.stacked_means(list(keys), [appearance[r] for r in first_rows], x.shape[-2],
-                                          x.shape[-1])  # (G*K, D), (G*K,)
-        k = PHASES.shape[0]
-        own = torch.tensor(owner, device=self.device)[:, None] == torch.arange(len(keys), device=self.device
-                                                                              ).repeat_interleave(k)[None]
+        prompts, owner = torch.unique(cond["appearance"], dim=0, return_inverse=True)  # (G, D'), (N,)
+        means, norms = self.stacked_means(prompts, x.shape[-2], x.shape[-1])  # (G*K, D), (G*K,)
+        component_owner = torch.arange(len(prompts), device=owner.device).repeat_interleave(PHASES.shape[0])
+        own = owner[:, None] == component_owner[None]  # (N, G*K): the row's prompt owns the component
         # ‖x − α μ_k‖² up to the per-row constant ‖x‖², which softmax ignores
         distance = -2 * alpha * (flat @ means.T) + alpha ** 2 * norms[None]  # (N, G*K)
         r = torch.softmax((-distance / (2 * var)).masked_fill(~own, float("-inf")), dim=1)
