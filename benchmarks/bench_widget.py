@@ -12,6 +12,7 @@ stroke-to-frame < 300 ms (median).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import statistics
@@ -19,11 +20,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_generate import machine_info  # noqa: E402
-from browser_support import CHROMIUM, CHROMIUM_ARGS, jupyterlab, open_and_run_all  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, jupyterlab, open_and_run_all, write_notebook  # noqa: E402
+
 SIZE = 512
 CELL = f"""
 import semanticdraw_widgets as sdw
@@ -48,11 +51,60 @@ PROBE = """() => {
   });
   window.sdwProbe = probe;
 }"""
+# Kernel-side load without drawing: a thread gives the canvas a new seed every 100 ms, until STOP_RESEED.
+RESEED = """() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.requestExecute({code:
+  "import threading, time\\nstop = threading.Event()\\n"
+  + "def reseed():\\n    while not stop.is_set():\\n        canvas.seed += 1; time.sleep(0.1)\\n"
+  + "threading.Thread(target=reseed, daemon=True).start()"})"""
+STOP_RESEED = """() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel
+  .requestExecute({code: "stop.set()"})"""
+
+
+@contextlib.contextmanager
+def canvas_in_jupyterlab(max_in_flight: int) -> Iterator[tuple]:
+    """Yield (page, drawing canvas) of a notebook showing the toy canvas in JupyterLab, its first frame painted."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        write_notebook(root / "canvas.ipynb", CELL.format(inflight=max_in_flight))
+        with jupyterlab(root) as base, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            open_and_run_all(page, base, "canvas.ipynb")
+            canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)
+            page.wait_for_selector("canvas.sdw-preview[data-seq]", timeout=60_000)
+            try:
+                yield page, canvas
+            finally:
+                browser.close()
+
+
+def page_point(canvas) -> Callable[[float, float], tuple[float, float]]:
+    """Scroll the drawing canvas into view; returns canvas pixel (x, y) -> page coordinates."""
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    scale = box["width"] / SIZE
+    return lambda x, y: (box["x"] + x * scale, box["y"] + y * scale)
+
+
+def draw_zigzags(page, at: Callable[[float, float], tuple[float, float]], seconds: float) -> float:
+    """Draw zig-zag strokes down the canvas for `seconds`, as a user keeps drawing; returns the time taken."""
+    started = time.monotonic()
+    stroke = 0
+    while time.monotonic() - started < seconds:
+        y = 40 + (stroke * 23) % 430
+        page.mouse.move(*at(30, y))
+        page.mouse.down()
+        for i in range(1, 20):
+            page.mouse.move(*at(30 + i * 22, y + (i % 2) * 8))
+            page.wait_for_timeout(15)
+        page.mouse.up()
+        stroke += 1
+    return time.monotonic() - started
 
 
 def main(argv: list[str] | None = None) -> int:
-    from playwright.sync_api import sync_playwright
-    import nbformat
     import torch
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -62,71 +114,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "widget_cpu-2core.json"))
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch)
-        notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                      "language": "python"}})
-        notebook.cells = [nbformat.v4.new_code_cell(CELL.format(inflight=args.max_in_flight))]
-        nbformat.write(notebook, root / "bench.ipynb")
-        with jupyterlab(root) as base, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            open_and_run_all(page, base, "bench.ipynb")
-            canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)
-            page.wait_for_selector("canvas.sdw-preview[data-seq]", timeout=60_000)
-            page.evaluate(PROBE)
-            canvas.scroll_into_view_if_needed()
-            box = canvas.bounding_box()
-            scale = box["width"] / SIZE
-            at = lambda x, y: (box["x"] + x * scale, box["y"] + y * scale)  # noqa: E731
+    with canvas_in_jupyterlab(args.max_in_flight) as (page, canvas):
+        page.evaluate(PROBE)
+        at = page_point(canvas)
 
-            # 0. frames/s painted while the kernel keeps the stream busy (a new seed every 100 ms), no drawing
-            page.evaluate("window.sdwProbe.painted = 0")
-            page.evaluate("""async () => { const app = window.jupyterapp;
-                const kernel = app.shell.currentWidget.sessionContext.session.kernel;
-                kernel.requestExecute({code: "import threading, time\\nstop = threading.Event()\\n"
-                  + "def reseed():\\n    while not stop.is_set():\\n        canvas.seed += 1; time.sleep(0.1)\\n"
-                  + "threading.Thread(target=reseed, daemon=True).start()"}); }""")
-            page.wait_for_timeout(int(args.seconds * 1000))
-            busy_fps = page.evaluate("window.sdwProbe.painted") / args.seconds
-            busy_status = page.locator(".sdw-status-text").inner_text()  # the kernel's own frames/s
-            page.evaluate("""() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel
-                .requestExecute({code: "stop.set()"})""")
-            page.wait_for_timeout(500)
+        # 0. frames/s painted while the kernel keeps the stream busy (a new seed every 100 ms), no drawing
+        page.evaluate("window.sdwProbe.painted = 0")
+        page.evaluate(RESEED)
+        page.wait_for_timeout(int(args.seconds * 1000))
+        busy_fps = page.evaluate("window.sdwProbe.painted") / args.seconds
+        busy_status = page.locator(".sdw-status-text").inner_text()  # the kernel's own frames/s
+        page.evaluate(STOP_RESEED)
+        page.wait_for_timeout(500)
 
-            # 1. frames/s painted while drawing: zig-zag strokes for --seconds
-            page.evaluate("window.sdwProbe.painted = 0")
-            started = time.monotonic()
-            stroke = 0
-            while time.monotonic() - started < args.seconds:
-                y = 40 + (stroke * 23) % 430
-                page.mouse.move(*at(30, y))
-                page.mouse.down()
-                for i in range(1, 20):
-                    page.mouse.move(*at(30 + i * 22, y + (i % 2) * 8))
-                    page.wait_for_timeout(15)
-                page.mouse.up()
-                stroke += 1
-            elapsed = time.monotonic() - started
-            painted = page.evaluate("window.sdwProbe.painted")
-            fps = painted / elapsed
+        # 1. frames/s painted while drawing: zig-zag strokes for --seconds
+        page.evaluate("window.sdwProbe.painted = 0")
+        elapsed = draw_zigzags(page, at, args.seconds)
+        painted = page.evaluate("window.sdwProbe.painted")
+        fps = painted / elapsed
 
-            # 2. stroke-to-frame: clear, wait for idle, draw one short stroke, time until it shows
-            for k in range(args.strokes):
-                page.click("button:has-text('clear')")
-                page.wait_for_function("document.querySelector('.sdw-status-text').textContent.startsWith('idle')",
-                                       timeout=60_000)
-                page.wait_for_timeout(300)
-                x, y = 100 + (k % 4) * 90, 150 + (k // 4) * 150
-                page.evaluate(f"window.sdwProbe.armed = {{x: {x}, y: {y}}}")
-                page.mouse.move(*at(x - 30, y))
-                page.mouse.down()
-                page.mouse.move(*at(x, y))
-                page.mouse.move(*at(x + 30, y))
-                page.mouse.up()
-                page.wait_for_function(f"window.sdwProbe.latencies.length === {k + 1}", timeout=60_000)
-            latencies = page.evaluate("window.sdwProbe.latencies")
-            browser.close()
+        # 2. stroke-to-frame: clear, wait for idle, draw one short stroke, time until it shows
+        for k in range(args.strokes):
+            page.click("button:has-text('clear')")
+            page.wait_for_function("document.querySelector('.sdw-status-text').textContent.startsWith('idle')",
+                                   timeout=60_000)
+            page.wait_for_timeout(300)
+            x, y = 100 + (k % 4) * 90, 150 + (k // 4) * 150
+            page.evaluate(f"window.sdwProbe.armed = {{x: {x}, y: {y}}}")
+            page.mouse.move(*at(x - 30, y))
+            page.mouse.down()
+            page.mouse.move(*at(x, y))
+            page.mouse.move(*at(x + 30, y))
+            page.mouse.up()
+            page.wait_for_function(f"window.sdwProbe.latencies.length === {k + 1}", timeout=60_000)
+        latencies = page.evaluate("window.sdwProbe.latencies")
 
     report = {
         "benchmark": "widget", "date": datetime.datetime.now().isoformat(timespec="seconds"),

@@ -22,19 +22,12 @@ import argparse
 import collections
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
-from browser_support import CHROMIUM, CHROMIUM_ARGS, jupyterlab, open_and_run_all  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_widget import RESEED, canvas_in_jupyterlab, draw_zigzags, page_point  # noqa: E402
 
-CELL = """
-import semanticdraw_widgets as sdw
-canvas = sdw.SemanticDrawCanvas(sdw.load_backend("toy"), width=512, height=512, steps=4, max_in_flight={inflight})
-canvas.start()
-canvas
-"""
 PROBE = """() => {
   const preview = document.querySelector('canvas.sdw-preview');
   const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
@@ -43,10 +36,6 @@ PROBE = """() => {
     .observe(preview, { attributes: true, attributeFilter: ['data-seq'] });
   kernel.statusChanged.connect(() => { window.sdwProfile.statusChanges += 1; });
 }"""
-RESEED = """() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.requestExecute({code:
-  "import threading, time\\nstop = threading.Event()\\n"
-  + "def reseed():\\n    while not stop.is_set():\\n        canvas.seed += 1; time.sleep(0.1)\\n"
-  + "threading.Thread(target=reseed, daemon=True).start()"})"""
 
 
 def process_cpu_seconds() -> collections.Counter:
@@ -79,9 +68,6 @@ def process_cpu_seconds() -> collections.Counter:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import nbformat
-    from playwright.sync_api import sync_playwright
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--draw", action="store_true", help="draw strokes (default: the kernel re-seeds every 100 ms)")
@@ -89,52 +75,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-favicon", action="store_true", help="remove JupyterLab's favicon links (experiment)")
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory() as scratch:
-        root = Path(scratch)
-        notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                      "language": "python"}})
-        notebook.cells = [nbformat.v4.new_code_cell(CELL.format(inflight=args.max_in_flight))]
-        nbformat.write(notebook, root / "profile.ipynb")
-        with jupyterlab(root) as base, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            favicon_requests = []
-            page.on("request", lambda request: favicon_requests.append(request.url) if "favicon" in request.url else None)
-            open_and_run_all(page, base, "profile.ipynb")
-            canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)
-            page.wait_for_selector("canvas.sdw-preview[data-seq]", timeout=60_000)
-            page.evaluate(PROBE)
-            if args.no_favicon:
-                page.evaluate("() => document.querySelectorAll('link.favicon, link[rel=icon]').forEach((l) => l.remove())")
-            if not args.draw:
-                page.evaluate(RESEED)
-                page.wait_for_timeout(1000)
-            canvas.scroll_into_view_if_needed()
-            box = canvas.bounding_box()
-            scale = box["width"] / 512
-            at = lambda x, y: (box["x"] + x * scale, box["y"] + y * scale)  # noqa: E731
+    with canvas_in_jupyterlab(args.max_in_flight) as (page, canvas):
+        favicon_requests = []
+        page.on("request", lambda request: favicon_requests.append(request.url) if "favicon" in request.url else None)
+        page.evaluate(PROBE)
+        if args.no_favicon:
+            page.evaluate("() => document.querySelectorAll('link.favicon, link[rel=icon]').forEach((l) => l.remove())")
+        if not args.draw:
+            page.evaluate(RESEED)
+            page.wait_for_timeout(1000)
+        at = page_point(canvas)
 
-            cpu_before, favicons_before = process_cpu_seconds(), len(favicon_requests)
-            page.evaluate("window.sdwProfile.painted = 0; window.sdwProfile.statusChanges = 0")
+        cpu_before, favicons_before = process_cpu_seconds(), len(favicon_requests)
+        page.evaluate("window.sdwProfile.painted = 0; window.sdwProfile.statusChanges = 0")
+        if args.draw:
+            elapsed = draw_zigzags(page, at, args.seconds)
+        else:
             started = time.monotonic()
-            if args.draw:
-                stroke = 0
-                while time.monotonic() - started < args.seconds:
-                    y = 40 + (stroke * 23) % 430
-                    page.mouse.move(*at(30, y))
-                    page.mouse.down()
-                    for i in range(1, 20):
-                        page.mouse.move(*at(30 + i * 22, y + (i % 2) * 8))
-                        page.wait_for_timeout(15)
-                    page.mouse.up()
-                    stroke += 1
-            else:
-                page.wait_for_timeout(int(args.seconds * 1000))
+            page.wait_for_timeout(int(args.seconds * 1000))
             elapsed = time.monotonic() - started
-            counts = page.evaluate("window.sdwProfile")
-            cpu = process_cpu_seconds()
-            status = page.locator(".sdw-status-text").inner_text()
-            browser.close()
+        counts = page.evaluate("window.sdwProfile")
+        cpu = process_cpu_seconds()
+        status = page.locator(".sdw-status-text").inner_text()
 
     print(f"{'drawing' if args.draw else 'kernel re-seeding every 100 ms'}, max_in_flight {args.max_in_flight}"
           f"{', favicon links removed' if args.no_favicon else ''}, {elapsed:.1f} s")

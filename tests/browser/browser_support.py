@@ -80,6 +80,16 @@ def jupyterlab(root: Path, timeout: float = 90.0) -> Iterator[str]:
             server.wait()
 
 
+def write_notebook(path: Path, source: str) -> None:
+    """Write a one-cell Python 3 notebook running `source`."""
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                  "language": "python"}})
+    notebook.cells = [nbformat.v4.new_code_cell(source)]
+    nbformat.write(notebook, path)
+
+
 def open_and_run_all(page, base: str, notebook: str, timeout_ms: int = 120_000) -> None:
     """Open a notebook in Lab, wait for its kernel, then run every cell."""
     page.route(lambda url: not url.startswith("http://127.0.0.1"), lambda route: route.abort())

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, PREVIEW_PIXEL_JS, draw_stroke, jupyterlab, open_and_run_all
+from browser_support import (CHROMIUM, CHROMIUM_ARGS, PREVIEW_PIXEL_JS, draw_stroke, jupyterlab, open_and_run_all,
+                             write_notebook)
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)")
 
@@ -28,13 +29,10 @@ canvas
 
 
 def test_draw_in_jupyterlab_and_see_the_kernel_mask_and_a_frame(tmp_path):
-    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbformat")
     playwright = pytest.importorskip("playwright.sync_api")
     out = tmp_path / "labels.json"
-    notebook = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                                  "language": "python"}})
-    notebook.cells = [nbformat.v4.new_code_cell(CELL.format(out=str(out)))]
-    nbformat.write(notebook, tmp_path / "canvas.ipynb")
+    write_notebook(tmp_path / "canvas.ipynb", CELL.format(out=str(out)))
     with jupyterlab(tmp_path) as base, playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
