@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { FrameView } from "../src/frames";
+import { FrameView, type FrameViewOptions } from "../src/frames";
 import type { ClientMessage, FrameMessage } from "../src/protocol";
 
 const frame = (seq: number): FrameMessage => ({ kind: "frame", seq, mime: "image/jpeg", width: 4, height: 4, settled: seq === 3, tick: seq, step: 4 });
@@ -23,14 +23,20 @@ function manualDisplay() {
   return () => { const run = callbacks; callbacks = []; run.forEach((cb) => cb(performance.now())); };
 }
 
+/** A FrameView whose decodes and display frames the test drives, and the messages it sends. */
+function harness(options?: FrameViewOptions) {
+  const decoder = manualDecoder();
+  const vsync = manualDisplay();
+  const sent: ClientMessage[] = [];
+  const view = new FrameView((m) => sent.push(m), options);
+  return { decoder, vsync, sent, view };
+}
+
 describe("FrameView", () => {
   afterEach(() => vi.unstubAllGlobals());
 
   it("decodes up to maxDecodes frames at once, keeps only the newest waiting one, and acks what it draws", async () => {
-    const decoder = manualDecoder();
-    const vsync = manualDisplay();
-    const sent: ClientMessage[] = [];
-    const view = new FrameView((m) => sent.push(m), { maxDecodes: 1 });
+    const { decoder, vsync, sent, view } = harness({ maxDecodes: 1 });
     view.receive(frame(1), new ArrayBuffer(1));
     view.receive(frame(2), new ArrayBuffer(2)); // waits behind 1's decode ...
     view.receive(frame(3), new DataView(new ArrayBuffer(3))); // ... and is replaced by 3
@@ -50,10 +56,7 @@ describe("FrameView", () => {
   });
 
   it("decodes in parallel but never draws an older frame after a newer one", async () => {
-    const decoder = manualDecoder();
-    const vsync = manualDisplay();
-    const sent: ClientMessage[] = [];
-    const view = new FrameView((m) => sent.push(m), { maxDecodes: 2 });
+    const { decoder, vsync, sent, view } = harness({ maxDecodes: 2 });
     view.receive(frame(1), new ArrayBuffer(1));
     view.receive(frame(2), new ArrayBuffer(2));
     expect(decoder.started.map((d) => d.size)).toEqual([1, 2]);
@@ -68,10 +71,7 @@ describe("FrameView", () => {
   });
 
   it("acks at most every ackInterval ms, cumulatively", async () => {
-    const decoder = manualDecoder();
-    const vsync = manualDisplay();
-    const sent: ClientMessage[] = [];
-    const view = new FrameView((m) => sent.push(m), { ackInterval: 60 });
+    const { decoder, vsync, sent, view } = harness({ ackInterval: 60 });
     for (let seq = 1; seq <= 3; seq++) {
       view.receive(frame(seq), new ArrayBuffer(seq));
       decoder.started[seq - 1].finish();
@@ -85,10 +85,7 @@ describe("FrameView", () => {
   });
 
   it("never abandons a decode for a newer frame, so slow decodes still show pictures", async () => {
-    const decoder = manualDecoder();
-    const vsync = manualDisplay();
-    const sent: ClientMessage[] = [];
-    const view = new FrameView((m) => sent.push(m));
+    const { decoder, vsync, sent, view } = harness();
     for (let seq = 1; seq <= 6; seq++) {
       view.receive(frame(seq), new ArrayBuffer(seq)); // a new frame arrives during every decode
       decoder.started[decoder.started.length - 1].finish();
@@ -100,10 +97,7 @@ describe("FrameView", () => {
   });
 
   it("shows a burst of frames one per display frame, in order, dropping the oldest beyond maxQueued", async () => {
-    const decoder = manualDecoder();
-    const vsync = manualDisplay();
-    const sent: ClientMessage[] = [];
-    const view = new FrameView((m) => sent.push(m), { maxDecodes: 3, maxQueued: 2 });
+    const { decoder, vsync, sent, view } = harness({ maxDecodes: 3, maxQueued: 2 });
     for (let seq = 1; seq <= 3; seq++) view.receive(frame(seq), new ArrayBuffer(seq));
     decoder.started.forEach((d) => d.finish()); // all three decoded before the display refreshes
     await settle();
@@ -129,10 +123,7 @@ describe("FrameView", () => {
   });
 
   it("a snapshot still never covers a live frame, and dispose() drops decodes in progress", async () => {
-    const decoder = manualDecoder();
-    const vsync = manualDisplay();
-    const sent: ClientMessage[] = [];
-    const view = new FrameView((m) => sent.push(m));
+    const { decoder, vsync, sent, view } = harness();
     view.receive(frame(1), new ArrayBuffer(1));
     decoder.started[0].finish();
     await settle();
