@@ -73,14 +73,15 @@ def test_streams_frames_with_acks_and_follows_strokes(canvas):
     sent = frames(canvas)
     assert sent and all(len(buffers) == 1 for _, buffers in sent)
     assert len(sent) <= 2, "nothing acknowledged yet: at most 2 frames in flight"
-    canvas._handle_custom_msg({"kind": "ack", "seq": sent[-1][0]["seq"]}, [])
+    canvas._handle_custom_msg({"kind": "ack", "epoch": sent[-1][0]["epoch"], "seq": sent[-1][0]["seq"]}, [])
     wait_for(lambda: frames(canvas)[-1][0]["settled"])
     assert bytes(frames(canvas)[-1][1][0])[:4] == b"\x89PNG"
     assert len(bytes(canvas.snapshot)) > 0
 
     browser_sets_labels(canvas, painted(rows=slice(32, 64), label=3))  # a new stroke with brush 3
     for _ in range(200):
-        canvas._handle_custom_msg({"kind": "ack", "seq": frames(canvas)[-1][0]["seq"]}, [])
+        canvas._handle_custom_msg({"kind": "ack", "epoch": frames(canvas)[-1][0]["epoch"],
+                                   "seq": frames(canvas)[-1][0]["seq"]}, [])
         frame = canvas.session.frame
         if frame.converged and frame.scene.regions and frame.scene.regions[0].prompt == canvas.brushes[2]["prompt"]:
             break
@@ -196,8 +197,8 @@ def test_label_map_setter_and_bad_sizes(canvas):
 
 
 def test_protocol_parser():
-    assert parse_client_message({"kind": "ack", "seq": 3}) == {"kind": "ack", "seq": 3}
+    assert parse_client_message({"kind": "ack", "epoch": 7, "seq": 3}) == {"kind": "ack", "epoch": 7, "seq": 3}
     with pytest.raises(ProtocolError, match="unknown message kind"):
         parse_client_message({"kind": None})
     with pytest.raises(ProtocolError, match="needs a non-negative integer 'seq'"):
-        parse_client_message({"kind": "ack", "seq": True})
+        parse_client_message({"kind": "ack", "epoch": 1, "seq": True})

@@ -23,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
+import itertools
 import logging
+import random
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -38,12 +40,15 @@ from ..scene import Scene
 log = logging.getLogger(__name__)
 
 STATES = ("stopped", "streaming", "idle", "paused", "error")
+# Epochs start at a random point so that even a view that outlived a kernel restart sees a new one.
+_epochs = itertools.count(random.SystemRandom().randrange(1, 2**30))
 
 
 @dataclass(frozen=True)
 class EncodedFrame:
     """One frame as it goes over the wire."""
 
+    epoch: int  # the session's stream generation: unique per Session, so a view can tell restarts apart
     seq: int  # increases by one per frame the session produces
     data: bytes
     mime: str  # "image/jpeg" while streaming, "image/png" for the settled picture
@@ -109,6 +114,7 @@ class Session:
         self._status = SessionStatus(state="stopped", tick=0, fps=0.0, converged=False)
         self._frame: Frame | None = None
         self._seq = 0
+        self.epoch = next(_epochs)
         self._last_encoded: EncodedFrame | None = None
         self._settled_for: Scene | None = None  # the scene whose finished picture went out as PNG
         self._converged_at = 0.0  # monotonic time the newest frame finished its picture
@@ -379,7 +385,7 @@ class Session:
             return
         with self._lock:
             self._seq += 1
-            encoded = EncodedFrame(seq=self._seq, data=data, mime=mime, width=frame.image.width,
+            encoded = EncodedFrame(epoch=self.epoch, seq=self._seq, data=data, mime=mime, width=frame.image.width,
                                    height=frame.image.height, settled=mime == "image/png", frame=frame)
             self._last_encoded = encoded
             deliveries = []

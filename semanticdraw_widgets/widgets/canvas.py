@@ -28,7 +28,7 @@ from ..engine.stream import Frame
 from ..engine.trace import Trace
 from ..runtime.session import EncodedFrame, Session, SessionStatus
 from ..scene import Background, Region, Scene, SceneError
-from .protocol import PROTOCOL_VERSION, FrameMessage, ProtocolError, decode_labels, encode_labels, parse_client_message
+from .protocol import PROTOCOL_VERSION, FrameMessage, ProtocolError, WelcomeMessage, decode_labels, encode_labels, parse_client_message
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     # -- frames --------------------------------------------------------------------------------
     def _send_frame(self, encoded: EncodedFrame) -> None:
         self._last_encoded = encoded
-        message = FrameMessage(kind="frame", seq=encoded.seq, mime=encoded.mime, width=encoded.width,
+        message = FrameMessage(kind="frame", epoch=encoded.epoch, seq=encoded.seq, mime=encoded.mime, width=encoded.width,
                                height=encoded.height, settled=encoded.settled, tick=encoded.frame.index,
                                step=encoded.frame.step)
         self.send(dict(message), buffers=[encoded.data])
@@ -321,11 +321,15 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
             return
         session = self._session
         if message["kind"] == "ack" and session is not None and self._sink_id is not None:
-            session.ack(self._sink_id, message["seq"])
+            if message["epoch"] == session.epoch:  # an ack for an earlier stream's frames releases nothing
+                session.ack(self._sink_id, message["seq"])
         elif message["kind"] == "command" and session is not None:
             session.step()
-        elif message["kind"] == "hello" and self._last_encoded is not None:
-            self._send_frame(self._last_encoded)
+        elif message["kind"] == "hello":
+            self.send(dict(WelcomeMessage(kind="welcome", version=PROTOCOL_VERSION,
+                                          epoch=session.epoch if session is not None else 0)))
+            if self._last_encoded is not None:
+                self._send_frame(self._last_encoded)
 
 
 def snapshot_image(canvas: SemanticDrawCanvas) -> Image.Image | None:
