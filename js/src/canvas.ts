@@ -40,6 +40,20 @@ export function renderLabels(labels: LabelMap, colors: (string | null)[], alpha 
   return rgba;
 }
 
+/**
+ * The canvas pixel under client point (clientX, clientY) for a canvas shown at `rect` (its border box) with
+ * `border` (clientLeft/clientTop) and content size `client` (clientWidth/clientHeight): the display size is
+ * scaled by CSS, the pixel size is the canvas's own width x height.
+ */
+export function pointToPixel(rect: { left: number; top: number; width: number; height: number },
+  border: { clientLeft: number; clientTop: number; clientWidth: number; clientHeight: number },
+  pixels: { width: number; height: number }, point: { clientX: number; clientY: number }): [number, number] {
+  const width = border.clientWidth || rect.width, height = border.clientHeight || rect.height;
+  const sx = width ? pixels.width / width : 1;
+  const sy = height ? pixels.height / height : 1;
+  return [(point.clientX - rect.left - border.clientLeft) * sx, (point.clientY - rect.top - border.clientTop) * sy];
+}
+
 export class DrawingSurface {
   readonly canvas: HTMLCanvasElement;
   private drawing = false;
@@ -75,10 +89,7 @@ export class DrawingSurface {
 
   /** Canvas pixel under a pointer event, whatever the CSS size of the canvas. */
   private point(e: PointerEvent): [number, number] {
-    const rect = this.canvas.getBoundingClientRect();
-    const sx = rect.width ? this.canvas.width / rect.width : 1;
-    const sy = rect.height ? this.canvas.height / rect.height : 1;
-    return [(e.clientX - rect.left) * sx, (e.clientY - rect.top) * sy];
+    return pointToPixel(this.canvas.getBoundingClientRect(), this.canvas, this.canvas, e);
   }
 
   private paintLabel(): number {

@@ -6,8 +6,11 @@
 //   frame (restarting them would starve the view); only the newest frame waits for a free decoder;
 // * decoded frames queue (at most `maxQueued`) and are drawn in order, one per display frame, so a
 //   burst of two frames shows both (each is a distinct denoising state) instead of dropping one.
-// A drawn frame is acknowledged, which acknowledges every earlier one (the kernel counts acks
-// cumulatively). Every message to the kernel makes it publish busy/idle, and JupyterLab answers each
+// Frames carry a stream generation (epoch) and a sequence number that restarts at 1 in every epoch
+// (a steps change or stop()/start() starts a new stream). A frame of another epoch than the view's resets
+// the view: what it drew or queued of the old stream no longer says anything about the order of the new one.
+// A drawn frame is acknowledged with its epoch, which acknowledges every earlier one of that epoch (the
+// kernel counts acks cumulatively). Every message to the kernel makes it publish busy/idle, and JupyterLab answers each
 // busy with a favicon swap (an HTTP request), so acks are also rate-limited (`ackInterval`).
 
 import type { ClientMessage, FrameMessage } from "./protocol";
@@ -29,10 +32,11 @@ export class FrameView {
   private decoding = 0;
   private queue: Decoded[] = []; // decoded, oldest first
   private drawScheduled = false;
-  private drawnSeq = -Infinity;
-  private generation = 0; // bumps on dispose(), so decodes still in progress are thrown away
+  private drawnSeq = -Infinity; // within `epoch`
+  private epochValue: number | null = null; // the stream generation shown; null before the first frame
+  private generation = 0; // bumps on dispose() and on a new epoch, so decodes still in progress are thrown away
   private lastAck = -Infinity;
-  private unacked: number | null = null; // newest drawn seq not yet acknowledged
+  private unacked: { epoch: number; seq: number } | null = null; // newest drawn frame not yet acknowledged
   private ackTimer: ReturnType<typeof setTimeout> | null = null;
   painted = 0;
 
@@ -46,7 +50,25 @@ export class FrameView {
     this.canvas.setAttribute("aria-label", "generated picture");
   }
 
+  /** The stream generation this view shows (null before any frame or welcome). */
+  get epoch(): number | null {
+    return this.epochValue;
+  }
+
+  /** Follow stream generation `epoch` from now on; another one than the current forgets the old stream. */
+  adoptEpoch(epoch: number): void {
+    if (epoch === this.epochValue) return;
+    this.epochValue = epoch;
+    this.drawnSeq = -Infinity;
+    this.waiting = null;
+    for (const decoded of this.queue) decoded.bitmap.close();
+    this.queue = [];
+    this.unacked = null; // the old stream is gone: nobody waits for its acks
+    this.generation += 1; // decodes of the old epoch still in progress are dropped when they finish
+  }
+
   receive(message: FrameMessage, buffer: DataView | ArrayBuffer): void {
+    this.adoptEpoch(message.epoch);
     const bytes = buffer instanceof DataView
       ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
       : new Uint8Array(buffer);
@@ -73,7 +95,9 @@ export class FrameView {
       this.enqueue(generation, { message: next.message, bitmap });
     } catch (error) {
       console.warn(`[semanticdraw] could not decode frame ${next.message.seq}: ${error}`);
-      this.send({ kind: "ack", seq: next.message.seq }); // keep the stream flowing past a bad frame
+      if (generation === this.generation) { // keep the stream flowing past a bad frame
+        this.send({ kind: "ack", epoch: next.message.epoch, seq: next.message.seq });
+      }
     } finally {
       this.decoding -= 1;
     }
@@ -106,14 +130,16 @@ export class FrameView {
     next.bitmap.close();
     this.painted += 1;
     this.drawnSeq = next.message.seq;
+    this.canvas.dataset.epoch = String(next.message.epoch); // epoch + seq: the frame on screen
     this.canvas.dataset.seq = String(next.message.seq);
     this.canvas.dataset.settled = String(next.message.settled);
-    this.acknowledge(next.message.seq);
+    this.canvas.dataset.painted = String(this.painted);
+    this.acknowledge(next.message.epoch, next.message.seq);
     this.scheduleDraw();
   }
 
-  private acknowledge(seq: number): void {
-    this.unacked = seq;
+  private acknowledge(epoch: number, seq: number): void {
+    this.unacked = { epoch, seq };
     const wait = this.ackInterval - (performance.now() - this.lastAck);
     if (wait <= 0) this.flushAck();
     else if (!this.ackTimer) this.ackTimer = setTimeout(() => this.flushAck(), wait);
@@ -123,7 +149,7 @@ export class FrameView {
     if (this.ackTimer) clearTimeout(this.ackTimer);
     this.ackTimer = null;
     if (this.unacked === null) return;
-    this.send({ kind: "ack", seq: this.unacked });
+    this.send({ kind: "ack", ...this.unacked });
     this.unacked = null;
     this.lastAck = performance.now();
   }

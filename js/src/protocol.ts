@@ -1,7 +1,16 @@
-// Wire protocol, version 1 — the TypeScript mirror of semanticdraw_widgets/widgets/protocol.py.
-// Durable state lives in model traits; frames, acks and commands are custom messages with a "kind".
+// Wire protocol, version 2: the TypeScript mirror of semanticdraw_widgets/widgets/protocol.py
+// (tests/test_protocol_sync.py checks that the constants below equal Python's). Durable state lives in
+// model traits; frames, acks, hello/welcome and commands are custom messages with a "kind". See docs/protocol.md.
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+
+// -- the brush schema: defined once here, used everywhere in the front end ---------------------
+export const MAX_BRUSHES = 254; // label 0 is the background, so a uint8 label map holds 254 brushes
+export const MAX_TEXT_LENGTH = 1000; // prompts, negative prompts and names
+export const PALETTE_FORMAT = "semanticdraw-palette";
+export const PALETTE_VERSION = 1;
+export const GUIDANCE_LIMITS: readonly [number, number] = [0, 20];
+export const STEPS_CHOICES: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8];
 
 export interface Brush {
   name: string;
@@ -14,16 +23,40 @@ export interface Brush {
   visible: boolean;
 }
 
+export type BrushNumberField = "prompt_strength" | "mask_strength" | "mask_blur";
+
+export const BRUSH_DEFAULTS: Readonly<Brush> = {
+  name: "brush",
+  color: "#888888",
+  prompt: "",
+  negative_prompt: "",
+  prompt_strength: 1,
+  mask_strength: 1,
+  mask_blur: 0,
+  visible: true,
+};
+
+export const BRUSH_LIMITS: Readonly<Record<BrushNumberField, readonly [number, number]>> = {
+  prompt_strength: [0, 1],
+  mask_strength: [0, 1],
+  mask_blur: [0, 64],
+};
+
 export interface BackgroundState {
   prompt: string;
   negative_prompt: string;
 }
 
+export type StreamState = "stopped" | "starting" | "streaming" | "idle" | "paused" | "error";
+
+/** The kernel's status trait: read-only for the browser. */
 export interface Status {
-  state: string;
+  state: StreamState;
   fps: number;
   tick: number;
   error: string | null;
+  epoch: number; // stream generation; frames of an older epoch belong to a stopped stream
+  warning: string | null; // e.g. words the model ignored
 }
 
 /** Traits synced with the Python widget. */
@@ -44,10 +77,11 @@ export interface Model {
   protocol_version: number;
 }
 
-// kernel -> browser
+// -- kernel -> browser -------------------------------------------------------------------------
 export interface FrameMessage {
   kind: "frame";
-  seq: number;
+  epoch: number; // stream generation: a new one restarts the numbering
+  seq: number; // 1, 2, ... within the epoch
   mime: string;
   width: number;
   height: number;
@@ -59,34 +93,45 @@ export interface ErrorMessage {
   kind: "error";
   message: string;
 }
-export type ServerMessage = FrameMessage | ErrorMessage;
+/** The reply to every hello: proves a live kernel. */
+export interface WelcomeMessage {
+  kind: "welcome";
+  version: number;
+  epoch: number; // the current stream generation, 0 when not streaming
+}
+export type ServerMessage = FrameMessage | ErrorMessage | WelcomeMessage;
 
-// browser -> kernel
+// -- browser -> kernel -------------------------------------------------------------------------
 export type ClientMessage =
-  | { kind: "ack"; seq: number } // cumulative: acknowledges every frame up to seq
+  | { kind: "ack"; epoch: number; seq: number } // cumulative within the epoch: every frame up to seq
   | { kind: "command"; name: "step" }
   | { kind: "hello"; version: number };
 
+const isInt = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value) && value >= 0;
+
 export function isServerMessage(value: unknown): value is ServerMessage {
   if (typeof value !== "object" || value === null) return false;
-  const kind = (value as { kind?: unknown }).kind;
-  if (kind === "frame") {
-    const frame = value as Partial<FrameMessage>;
-    return typeof frame.seq === "number" && typeof frame.mime === "string";
+  const message = value as Record<string, unknown>;
+  switch (message.kind) {
+    case "frame":
+      return isInt(message.epoch) && isInt(message.seq) && typeof message.mime === "string";
+    case "error":
+      return typeof message.message === "string";
+    case "welcome":
+      return isInt(message.version) && isInt(message.epoch);
+    default:
+      return false;
   }
-  return kind === "error" && typeof (value as Partial<ErrorMessage>).message === "string";
 }
 
+const NEW_BRUSH_COLORS = ["#d9503f", "#3fae4a", "#f2c230", "#2d6fd6", "#9b4fd1", "#e07b24", "#22a6a6", "#8a8a8a"];
+
+/** The brush the "+ brush" button adds at `index` (0-based): the defaults with a name and a distinct colour. */
 export function newBrush(index: number): Brush {
-  const colors = ["#d9503f", "#3fae4a", "#f2c230", "#2d6fd6", "#9b4fd1", "#e07b24", "#22a6a6", "#8a8a8a"];
-  return {
-    name: `brush ${index + 1}`,
-    color: colors[index % colors.length],
-    prompt: "",
-    negative_prompt: "",
-    prompt_strength: 1,
-    mask_strength: 1,
-    mask_blur: 0,
-    visible: true,
-  };
+  return { ...BRUSH_DEFAULTS, name: `brush ${index + 1}`, color: NEW_BRUSH_COLORS[index % NEW_BRUSH_COLORS.length] };
+}
+
+/** A number clamped into [low, high]; NaN becomes `low`. */
+export function clamp(value: number, [low, high]: readonly [number, number]): number {
+  return Number.isNaN(value) ? low : Math.min(high, Math.max(low, value));
 }

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { FrameView, type FrameViewOptions } from "../src/frames";
 import type { ClientMessage, FrameMessage } from "../src/protocol";
 
-const frame = (seq: number): FrameMessage => ({ kind: "frame", seq, mime: "image/jpeg", width: 4, height: 4, settled: seq === 3, tick: seq, step: 4 });
+const frame = (seq: number, epoch = 1): FrameMessage => ({ kind: "frame", epoch, seq, mime: "image/jpeg", width: 4, height: 4, settled: seq === 3, tick: seq, step: 4 });
 const settle = (ms = 30) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** createImageBitmap stand-in whose decodes finish only when the test says so. */
@@ -45,11 +45,11 @@ describe("FrameView", () => {
     await settle();
     expect(decoder.started.map((d) => d.size)).toEqual([1, 3]); // 3's decode starts before 1 is drawn
     vsync();
-    expect(sent).toEqual([{ kind: "ack", seq: 1 }]);
+    expect(sent).toEqual([{ kind: "ack", epoch: 1, seq: 1 }]);
     decoder.started[1].finish();
     await settle();
     vsync();
-    expect(sent).toEqual([{ kind: "ack", seq: 1 }, { kind: "ack", seq: 3 }]); // acking 3 also acks the dropped 2
+    expect(sent).toEqual([{ kind: "ack", epoch: 1, seq: 1 }, { kind: "ack", epoch: 1, seq: 3 }]); // acking 3 also acks the dropped 2
     expect(view.canvas.dataset.seq).toBe("3");
     expect(view.canvas.dataset.settled).toBe("true");
     expect(view.painted).toBe(2);
@@ -66,7 +66,7 @@ describe("FrameView", () => {
     await settle();
     vsync();
     vsync();
-    expect(sent).toEqual([{ kind: "ack", seq: 2 }]);
+    expect(sent).toEqual([{ kind: "ack", epoch: 1, seq: 2 }]);
     expect(decoder.closed).toEqual([1, 2]);
   });
 
@@ -79,9 +79,9 @@ describe("FrameView", () => {
       vsync();
     }
     expect(view.painted).toBe(3);
-    expect(sent).toEqual([{ kind: "ack", seq: 1 }]); // the first at once, the rest wait for the interval
+    expect(sent).toEqual([{ kind: "ack", epoch: 1, seq: 1 }]); // the first at once, the rest wait for the interval
     await settle(100);
-    expect(sent).toEqual([{ kind: "ack", seq: 1 }, { kind: "ack", seq: 3 }]);
+    expect(sent).toEqual([{ kind: "ack", epoch: 1, seq: 1 }, { kind: "ack", epoch: 1, seq: 3 }]);
   });
 
   it("never abandons a decode for a newer frame, so slow decodes still show pictures", async () => {
@@ -93,7 +93,7 @@ describe("FrameView", () => {
       vsync();
     }
     expect(view.painted).toBeGreaterThanOrEqual(5);
-    expect(sent.at(-1)).toEqual({ kind: "ack", seq: 6 });
+    expect(sent.at(-1)).toEqual({ kind: "ack", epoch: 1, seq: 6 });
   });
 
   it("shows a burst of frames one per display frame, in order, dropping the oldest beyond maxQueued", async () => {
@@ -106,7 +106,7 @@ describe("FrameView", () => {
     expect(view.canvas.dataset.seq).toBe("2");
     vsync();
     expect(view.canvas.dataset.seq).toBe("3");
-    expect(sent).toEqual([{ kind: "ack", seq: 2 }, { kind: "ack", seq: 3 }]);
+    expect(sent).toEqual([{ kind: "ack", epoch: 1, seq: 2 }, { kind: "ack", epoch: 1, seq: 3 }]);
     expect(view.painted).toBe(2);
   });
 
@@ -117,7 +117,7 @@ describe("FrameView", () => {
     const view = new FrameView((m) => sent.push(m));
     view.receive(frame(7), new ArrayBuffer(2));
     await settle();
-    expect(sent).toEqual([{ kind: "ack", seq: 7 }]);
+    expect(sent).toEqual([{ kind: "ack", epoch: 1, seq: 7 }]);
     expect(view.painted).toBe(0);
     expect(warn).toHaveBeenCalled();
   });
@@ -136,7 +136,74 @@ describe("FrameView", () => {
     decoder.started[1].finish();
     await settle();
     vsync();
-    expect(sent).toEqual([{ kind: "ack", seq: 1 }]);
+    expect(sent).toEqual([{ kind: "ack", epoch: 1, seq: 1 }]);
     expect(decoder.closed).toEqual([1, 2]);
+  });
+});
+
+describe("FrameView epochs (a restarted stream numbers its frames from 1 again)", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("a frame of a new epoch resets the view instead of being dropped as old, and acks name the epoch", async () => {
+    const { decoder, vsync, sent, view } = harness();
+    for (let seq = 1; seq <= 6; seq++) {
+      view.receive(frame(seq, 1), new ArrayBuffer(seq));
+      decoder.started[seq - 1].finish();
+      await settle(5);
+      vsync();
+    }
+    expect(view.canvas.dataset.seq).toBe("6");
+    // steps changed: a new stream starts at seq 1 in epoch 2; before, seq 1 <= 6 was dropped and never acked
+    for (let seq = 1; seq <= 2; seq++) {
+      view.receive(frame(seq, 2), new ArrayBuffer(10 + seq));
+      decoder.started.at(-1)?.finish();
+      await settle(5);
+      vsync();
+    }
+    expect(view.epoch).toBe(2);
+    expect(view.canvas.dataset.epoch).toBe("2");
+    expect(view.canvas.dataset.seq).toBe("2");
+    expect(sent.filter((m) => m.kind === "ack" && m.epoch === 2)).toEqual([
+      { kind: "ack", epoch: 2, seq: 1 }, { kind: "ack", epoch: 2, seq: 2 }]);
+  });
+
+  it("drops decodes and queued frames of the old epoch, and its unsent ack", async () => {
+    const { decoder, vsync, sent, view } = harness({ maxDecodes: 2, ackInterval: 100 });
+    view.receive(frame(1, 1), new ArrayBuffer(1));
+    decoder.started[0].finish();
+    await settle();
+    vsync(); // drawn, acked at once (the first ack after a quiet spell)
+    view.receive(frame(2, 1), new ArrayBuffer(2));
+    decoder.started[1].finish();
+    await settle();
+    vsync(); // drawn; its ack waits for the interval
+    view.receive(frame(3, 1), new ArrayBuffer(3)); // decoding when the new epoch arrives
+    view.receive(frame(1, 3), new ArrayBuffer(31));
+    decoder.started[2].finish();
+    decoder.started[3].finish();
+    await settle();
+    vsync();
+    vsync();
+    expect(view.canvas.dataset.epoch).toBe("3");
+    expect(view.canvas.dataset.seq).toBe("1");
+    expect(view.painted).toBe(3); // 1 and 2 of epoch 1, then 1 of epoch 3; never 3 of epoch 1
+    expect(decoder.closed).toContain(3);
+    await settle(150);
+    expect(sent).toEqual([{ kind: "ack", epoch: 1, seq: 1 }, { kind: "ack", epoch: 3, seq: 1 }]);
+  });
+
+  it("adoptEpoch (the kernel's welcome) follows the kernel's current stream", async () => {
+    const { decoder, vsync, sent, view } = harness();
+    view.receive(frame(4, 1), new ArrayBuffer(4));
+    decoder.started[0].finish();
+    await settle();
+    vsync();
+    view.adoptEpoch(2);
+    view.adoptEpoch(2); // the same epoch again changes nothing
+    view.receive(frame(1, 2), new ArrayBuffer(1));
+    decoder.started[1].finish();
+    await settle();
+    vsync();
+    expect(sent.at(-1)).toEqual({ kind: "ack", epoch: 2, seq: 1 });
   });
 });

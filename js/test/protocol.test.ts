@@ -5,12 +5,12 @@ import { isServerMessage, newBrush, PROTOCOL_VERSION } from "../src/protocol";
 
 describe("protocol", () => {
   it("recognises server messages and rejects anything else", () => {
-    expect(isServerMessage({ kind: "frame", seq: 1, mime: "image/jpeg", width: 8, height: 8 })).toBe(true);
+    expect(isServerMessage({ kind: "frame", epoch: 1, seq: 1, mime: "image/jpeg", width: 8, height: 8 })).toBe(true);
     expect(isServerMessage({ kind: "error", message: "boom" })).toBe(true);
     for (const bad of [null, 3, "frame", {}, { kind: "frame" }, { kind: "frame", seq: "1", mime: "x" }, { kind: "nope" }]) {
       expect(isServerMessage(bad)).toBe(false);
     }
-    expect(PROTOCOL_VERSION).toBe(1);
+    expect(PROTOCOL_VERSION).toBe(2);
   });
 
   it("gives new brushes distinct colours and neutral settings", () => {

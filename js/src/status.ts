@@ -1,0 +1,142 @@
+// The status line. It must tell the truth: the status trait is the kernel's last word, which a notebook
+// saved with widget state replays although no kernel runs, so the line only shows it as live once the
+// kernel has answered this view's hello (a welcome), or once anything else arrives from the kernel.
+
+import { el } from "./dom";
+import type { Brush, Status } from "./protocol";
+
+/** Where this view stands with its kernel. */
+export type Connection = "connecting" | "live" | "disconnected";
+
+export const CONNECTING_TEXT = "connecting…";
+export const DISCONNECTED_TEXT = "disconnected: no kernel is running this widget — run the notebook's cells again";
+/** How long a view waits for the kernel's welcome before it says the kernel is gone. */
+export const WELCOME_TIMEOUT_MS = 6000;
+/** ipywidgets puts this class on a view whose model has no live comm (jupyterlab-manager's DOMWidgetView). */
+export const DISCONNECTED_CLASS = "jupyter-widgets-disconnected";
+
+/** The warning for painting with a brush that has no prompt (null when it has one). */
+export function emptyPromptWarning(brushes: Brush[], label: number): string | null {
+  const brush = brushes[label - 1];
+  return brush && !brush.prompt.trim() ? `brush ${label} has no prompt: it paints nothing until you give it one` : null;
+}
+
+export interface StatusLineText {
+  state: string; // data-state of the line: the stream state when live, else the connection
+  text: string;
+  error: string; // "" when none
+  warning: string; // "" when none
+}
+
+/** What the status line says, from the kernel's status, the connection and this view's own messages. */
+export function describeStatus(status: Status, connection: Connection,
+  local: { error?: string | null; warning?: string | null } = {}): StatusLineText {
+  const warnings = [local.warning, connection === "live" ? status.warning : null].filter(Boolean);
+  if (connection !== "live") {
+    return { state: connection, text: connection === "connecting" ? CONNECTING_TEXT : DISCONNECTED_TEXT,
+      error: local.error ?? "", warning: warnings.join(" · ") };
+  }
+  const counters = status.state === "streaming" || status.state === "idle" || status.state === "paused"
+    ? ` · ${status.fps.toFixed(1)} frames/s · tick ${status.tick}` : "";
+  return { state: status.state, text: `${status.state}${counters}`, error: local.error || status.error || "",
+    warning: warnings.join(" · ") };
+}
+
+export interface StatusSource {
+  status(): Status;
+  hostDisconnected(): boolean; // ipywidgets already knows the comm is dead
+}
+
+/** The status line element and the connection state machine (a UI timer for the welcome). */
+export class StatusLine {
+  readonly element: HTMLDivElement;
+  private readonly text = el("span", { className: "sdw-status-text" });
+  private readonly errorText = el("span", { className: "sdw-error", role: "alert" });
+  private readonly warningText = el("span", { className: "sdw-warning" });
+  private connectionValue: Connection = "connecting";
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private localError: string | null = null;
+  private localWarning: string | null = null;
+  private lastKernelState = "";
+
+  constructor(private readonly source: StatusSource, private readonly timeoutMs = WELCOME_TIMEOUT_MS) {
+    this.element = el("div", { className: "sdw-status" }, this.text, this.errorText, this.warningText);
+    this.element.setAttribute("aria-live", "polite");
+    this.waitForWelcome();
+  }
+
+  get connection(): Connection {
+    return this.connectionValue;
+  }
+
+  /** A hello went out: wait for the welcome (or say at once that ipywidgets knows there is no kernel). */
+  waitForWelcome(): void {
+    this.clearTimer();
+    if (this.source.hostDisconnected()) {
+      this.setConnection("disconnected");
+      return;
+    }
+    if (this.connectionValue !== "live") this.setConnection("connecting");
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.connectionValue !== "live") this.setConnection("disconnected");
+    }, this.timeoutMs);
+  }
+
+  /** Something arrived from the kernel (a welcome, a frame, a status change): it is alive. */
+  alive(): void {
+    this.clearTimer();
+    this.setConnection("live");
+  }
+
+  /** The comm is known to be closed. */
+  lost(): void {
+    this.clearTimer();
+    this.setConnection("disconnected");
+  }
+
+  /** This view's own error (a message from the kernel, a file it could not read); null clears it. */
+  error(message: string | null): void {
+    this.localError = message;
+    if (message) console.warn(`[semanticdraw] ${message}`);
+    this.show();
+  }
+
+  /** This view's own warning (say, painting with a brush that has no prompt); null clears it. */
+  warning(message: string | null): void {
+    this.localWarning = message;
+    this.show();
+  }
+
+  get warningMessage(): string | null {
+    return this.localWarning;
+  }
+
+  /** Re-read the status trait. A new kernel state or error replaces this view's own error. */
+  show(): void {
+    const status = this.source.status();
+    const kernelState = `${status.state}\n${status.error ?? ""}`;
+    if (this.lastKernelState && kernelState !== this.lastKernelState) this.localError = null;
+    this.lastKernelState = kernelState;
+    const line = describeStatus(status, this.connectionValue, { error: this.localError, warning: this.localWarning });
+    this.text.textContent = line.text;
+    this.errorText.textContent = line.error ? `⚠ ${line.error}` : "";
+    this.warningText.textContent = line.warning ? `ⓘ ${line.warning}` : "";
+    this.element.dataset.state = line.state;
+    this.element.dataset.connection = this.connectionValue;
+  }
+
+  private setConnection(connection: Connection): void {
+    this.connectionValue = connection;
+    this.show();
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  dispose(): void {
+    this.clearTimer();
+  }
+}

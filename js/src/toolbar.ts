@@ -1,0 +1,113 @@
+// The toolbar: tools and brush size (local to the view), undo/redo/clear, play/pause/step, seed, steps,
+// guidance and the background photo (synced through the actions the widget passes in).
+
+import { button, el, setValue } from "./dom";
+import type { Tool } from "./canvas";
+import { clamp, GUIDANCE_LIMITS, STEPS_CHOICES } from "./protocol";
+
+export interface ToolbarActions {
+  playing(): boolean;
+  seed(): number;
+  steps(): number;
+  guidance(): number;
+  undo(): void;
+  redo(): void;
+  clear(): void;
+  togglePlaying(): void;
+  step(): void;
+  setSeed(seed: number): void;
+  setSteps(steps: number): void;
+  setGuidance(guidance: number): void;
+  setPhoto(bytes: ArrayBuffer | null): void; // null removes the photo
+  toolChanged(tool: Tool): void;
+}
+
+export const TOOLS: readonly Tool[] = ["brush", "eraser", "fill"];
+export const MAX_BRUSH_SIZE = 64;
+
+export class Toolbar {
+  readonly element: HTMLDivElement;
+  private toolValue: Tool = "brush";
+  private sizeValue = 12;
+  private readonly toolButtons: HTMLButtonElement[];
+  private readonly playButton: HTMLButtonElement;
+  private readonly seedInput: HTMLInputElement;
+  private readonly stepsInput: HTMLSelectElement;
+  private readonly guidanceInput: HTMLInputElement;
+
+  constructor(private readonly actions: ToolbarActions, signal: AbortSignal) {
+    this.toolButtons = TOOLS.map((name) => {
+      const b = button(name, `${name} tool`, () => (this.tool = name), signal);
+      b.dataset.tool = name;
+      return b;
+    });
+    const sizeInput = el("input", { type: "range", min: "1", max: String(MAX_BRUSH_SIZE), value: String(this.sizeValue),
+      title: "brush size" });
+    sizeInput.setAttribute("aria-label", "brush size");
+    sizeInput.addEventListener("input", () => (this.sizeValue = Number(sizeInput.value)), { signal });
+    this.playButton = button("", "play / pause", () => actions.togglePlaying(), signal);
+    this.seedInput = el("input", { type: "number", title: "seed", min: "0", step: "1" });
+    this.seedInput.setAttribute("aria-label", "seed");
+    this.seedInput.addEventListener("change", () => {
+      actions.setSeed(Math.max(0, Math.floor(Number(this.seedInput.value) || 0)));
+    }, { signal });
+    this.stepsInput = el("select", { title: "steps" });
+    this.stepsInput.setAttribute("aria-label", "steps");
+    for (const n of STEPS_CHOICES) this.stepsInput.append(el("option", { value: String(n), textContent: `${n} steps` }));
+    this.stepsInput.addEventListener("change", () => actions.setSteps(Number(this.stepsInput.value)), { signal });
+    // negative prompts only act with classifier-free guidance, so the control sits in plain view
+    const [low, high] = GUIDANCE_LIMITS;
+    this.guidanceInput = el("input", { type: "number", min: String(low), max: String(high), step: "0.5",
+      title: "guidance scale: above 1, negative prompts steer (one extra batch)" });
+    this.guidanceInput.setAttribute("aria-label", "guidance scale");
+    this.guidanceInput.addEventListener("change", () => {
+      actions.setGuidance(clamp(Number(this.guidanceInput.value), GUIDANCE_LIMITS));
+    }, { signal });
+    const photoInput = el("input", { type: "file", accept: "image/png,image/jpeg,image/webp" });
+    photoInput.setAttribute("aria-label", "background photo");
+    photoInput.style.display = "none";
+    photoInput.addEventListener("change", async () => {
+      const file = photoInput.files?.[0];
+      if (!file) return;
+      actions.setPhoto(await file.arrayBuffer());
+      photoInput.value = "";
+    }, { signal });
+    this.element = el("div", { className: "sdw-toolbar", role: "toolbar" }, ...this.toolButtons, sizeInput,
+      button("↶", "undo (Ctrl+Z)", () => actions.undo(), signal),
+      button("↷", "redo (Ctrl+Shift+Z)", () => actions.redo(), signal),
+      button("clear", "clear the canvas", () => actions.clear(), signal),
+      this.playButton, button("step", "one step while paused", () => actions.step(), signal),
+      this.seedInput, button("new seed", "a random seed", () => actions.setSeed(Math.floor(Math.random() * 2 ** 31)), signal),
+      this.stepsInput, el("label", { className: "sdw-field", title: this.guidanceInput.title }, "guidance", this.guidanceInput),
+      photoInput, button("photo…", "inpaint into an uploaded photo", () => photoInput.click(), signal),
+      button("no photo", "remove the background photo", () => actions.setPhoto(null), signal));
+    this.tool = "brush";
+    this.update();
+  }
+
+  get tool(): Tool {
+    return this.toolValue;
+  }
+
+  set tool(tool: Tool) {
+    this.toolValue = tool;
+    for (const b of this.toolButtons) {
+      const active = b.dataset.tool === tool;
+      b.classList.toggle("sdw-active", active);
+      b.setAttribute("aria-pressed", String(active));
+    }
+    this.actions.toolChanged(tool);
+  }
+
+  get size(): number {
+    return this.sizeValue;
+  }
+
+  /** Show the synced values (play state, seed, steps, guidance). */
+  update(): void {
+    this.playButton.textContent = this.actions.playing() ? "❚❚ pause" : "▶ play";
+    setValue(this.seedInput, String(this.actions.seed()));
+    setValue(this.stepsInput, String(this.actions.steps()));
+    setValue(this.guidanceInput, String(this.actions.guidance()));
+  }
+}

@@ -1,0 +1,104 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import * as widgetModule from "../src/widget";
+import { PROTOCOL_VERSION } from "../src/protocol";
+import { CONNECTING_TEXT, DISCONNECTED_TEXT, WELCOME_TIMEOUT_MS } from "../src/status";
+import { fakeModel } from "./fakeModel";
+
+const widget = widgetModule.default;
+
+function mount() {
+  const fake = fakeModel();
+  const host = document.createElement("div");
+  document.body.append(host);
+  const cleanup = widget.render({ model: fake.model, el: host });
+  const $ = <T extends Element = HTMLElement>(selector: string) => host.querySelector<T>(selector)!;
+  return { ...fake, host, cleanup, $ };
+}
+
+function stroke(canvas: HTMLCanvasElement, y: number, x0: number, x1: number) {
+  canvas.dispatchEvent(new PointerEvent("pointerdown", { clientX: x0, clientY: y, button: 0, bubbles: true }));
+  canvas.dispatchEvent(new PointerEvent("pointermove", { clientX: x1, clientY: y, bubbles: true }));
+  canvas.dispatchEvent(new PointerEvent("pointerup", { clientX: x1, clientY: y, bubbles: true }));
+}
+
+describe("widget", () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] }));
+  afterEach(() => {
+    vi.useRealTimers();
+    document.body.replaceChildren();
+  });
+
+  it("exports only default { render } (anywidget warns about a named render export)", () => {
+    expect(Object.keys(widgetModule)).toEqual(["default"]);
+    expect(Object.keys(widget)).toEqual(["render"]);
+  });
+
+  it("says hello, shows connecting until the welcome and never shows saved status as live", () => {
+    const { sent, $, kernel } = mount();
+    expect(sent).toContainEqual({ kind: "hello", version: PROTOCOL_VERSION });
+    expect($(".sdw-status-text").textContent).toBe(CONNECTING_TEXT);
+    vi.advanceTimersByTime(WELCOME_TIMEOUT_MS);
+    expect($(".sdw-status-text").textContent).toBe(DISCONNECTED_TEXT); // the saved "idle" is not shown
+    kernel.message({ kind: "welcome", version: PROTOCOL_VERSION, epoch: 3 });
+    expect($(".sdw-status-text").textContent).toBe("idle · 0.0 frames/s · tick 3");
+  });
+
+  it("says disconnected at once when ipywidgets marks the view's comm as dead", () => {
+    const fake = fakeModel();
+    const host = document.createElement("div");
+    host.classList.add("jupyter-widgets-disconnected");
+    widget.render({ model: fake.model, el: host });
+    expect(host.querySelector(".sdw-status-text")?.textContent).toBe(DISCONNECTED_TEXT);
+  });
+
+  it("cleanup removes every model listener it added", () => {
+    const { cleanup, listenerCount } = mount();
+    expect(listenerCount()).toBeGreaterThan(5);
+    cleanup();
+    expect(listenerCount()).toBe(0);
+  });
+
+  it("Enter commits a prompt and hands the keyboard to the widget, so Ctrl+Z then undoes a stroke", async () => {
+    const { $, state, saved } = mount();
+    const root = $(".sdw-root");
+    expect(root.getAttribute("data-lm-suppress-shortcuts")).toBe("true");
+    stroke($<HTMLCanvasElement>("canvas.sdw-draw"), 4, 1, 10);
+    await vi.waitFor(() => expect(saved.filter((s) => s.labels).length).toBeGreaterThan(0)); // zlib runs off-thread
+    await vi.advanceTimersByTimeAsync(200);
+    const drawn = saved.filter((s) => s.labels).length;
+    const prompt = $<HTMLInputElement>(".sdw-brush[data-label='1'] input[aria-label='brush prompt']");
+    prompt.focus();
+    prompt.value = "blue water";
+    const enter = new KeyboardEvent("keydown", { key: "Enter", bubbles: true, cancelable: true });
+    prompt.dispatchEvent(enter);
+    expect(state.brushes[0].prompt).toBe("blue water");
+    expect(document.activeElement).toBe(root);
+    const outside = vi.fn();
+    document.addEventListener("keydown", outside);
+    root.dispatchEvent(new KeyboardEvent("keydown", { key: "z", ctrlKey: true, bubbles: true, cancelable: true }));
+    document.removeEventListener("keydown", outside);
+    expect(outside).not.toHaveBeenCalled(); // the notebook never sees it
+    await vi.waitFor(() => expect(saved.filter((s) => s.labels).length).toBe(drawn + 1)); // the undo synced
+    const last = saved.filter((s) => s.labels).at(-1)!.labels!;
+    const { inflateSync } = await import("node:zlib");
+    const map = inflateSync(new Uint8Array(last.buffer, last.byteOffset, last.byteLength));
+    expect(map.every((v) => v === 0)).toBe(true); // the stroke is gone
+  });
+
+  it("warns when painting with a brush that has no prompt, until it gets one", async () => {
+    const { $, kernel, state } = mount();
+    $<HTMLInputElement>(".sdw-brush[data-label='2'] input[type=radio]").dispatchEvent(new Event("change"));
+    stroke($<HTMLCanvasElement>("canvas.sdw-draw"), 4, 1, 10);
+    expect($(".sdw-warning").textContent).toContain("brush 2 has no prompt");
+    kernel.update("brushes", state.brushes.map((b, i) => (i === 1 ? { ...b, prompt: "green grass" } : b)));
+    expect($(".sdw-warning").textContent).toBe("");
+  });
+
+  it("shows the kernel's error and warning from the status trait", () => {
+    const { $, kernel } = mount();
+    kernel.update("status", { state: "error", fps: 0, tick: 0, error: "tick failed: boom", epoch: 1, warning: "ignored words: castle" });
+    expect($(".sdw-status-text").textContent).toBe("error");
+    expect($(".sdw-error").textContent).toContain("tick failed: boom");
+    expect($(".sdw-warning").textContent).toContain("ignored words: castle");
+  });
+});
