@@ -47,7 +47,8 @@ export interface BackgroundState {
   negative_prompt: string;
 }
 
-export type StreamState = "stopped" | "starting" | "streaming" | "idle" | "paused" | "error";
+export const STATES = ["stopped", "starting", "streaming", "idle", "paused", "error"] as const;
+export type StreamState = (typeof STATES)[number];
 
 /** The kernel's status trait: read-only for the browser. */
 export interface Status {
