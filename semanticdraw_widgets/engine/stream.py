@@ -12,14 +12,14 @@ T × layers rows (×2 only when guidance > 1) — and the slot that completed st
 Because every noise is fixed per slot and drawn exactly as ``generate`` draws it, a static scene
 converges after T ticks to the same picture as ``generate(backend, scene, steps=T)`` and the stream
 then goes idle: ``tick()`` returns the last frame without calling the model until the scene changes.
-``update(scene)`` may be called from any thread; it is applied at the start of the next tick.
+A Stream is plain single-threaded code: its owner (``runtime.Session`` runs it from one thread) calls
+``update(scene)`` and ``reconfigure(...)`` between ticks; the newest update applies at the next tick.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from PIL import Image
@@ -57,10 +57,9 @@ class Stream:
         self.schedule = backend.make_schedule(steps)
         self.steps = len(self.schedule)
         self.cache = PlanCache(backend)
+        self.trace_ticks = trace_ticks
         self.traces: deque[list[TraceStep]] = deque(maxlen=trace_ticks)
-        self._lock = threading.Lock()
         self._pending: Scene | None = None
-        self._incoming: Scene | None = None  # taken from the inbox, being applied (not yet current)
         self._scene: Scene | None = None
         self._plan: Plan | None = None
         self._ring: list[Tensor] = []  # latents at steps 1..k (slot k-1 holds step k), newest first
@@ -72,23 +71,44 @@ class Stream:
 
     # -- scene handling -------------------------------------------------------------------------
     def update(self, scene: Scene) -> None:
-        """Queue `scene` (latest wins); it takes effect at the next tick boundary. Thread-safe."""
+        """Queue `scene` (latest wins); it takes effect at the next tick."""
         if not isinstance(scene, Scene):
             raise TypeError(f"update() needs a semanticdraw_widgets.Scene, got {type(scene).__name__}")
-        with self._lock:
-            self._pending = scene
+        self._pending = scene
+
+    def reconfigure(self, steps: int | None = None, **options) -> None:
+        """Change sampler settings (steps, guidance_scale, bootstrap_steps, mask_mode, cover_alpha) now.
+
+        All or nothing: the new schedule and plan are built before anything changes, so a refused value
+        (a ValueError naming it) leaves the stream as it was. Text, mask and image caches are kept.
+        """
+        unknown = set(options) - set(SamplerOptions.__dataclass_fields__)
+        if unknown:
+            raise TypeError(f"reconfigure() got unknown settings {sorted(unknown)}; "
+                            f"known: steps, {', '.join(SamplerOptions.__dataclass_fields__)}")
+        new_options = replace(self.options, **options)
+        schedule = self.backend.make_schedule(steps) if steps is not None else self.schedule
+        if new_options == self.options and schedule is self.schedule:
+            return
+        scene = self._scene
+        plan = make_plan(self.backend, scene, schedule, new_options, self.cache)
+        steps_changed = len(schedule) != self.steps or not torch.equal(schedule.timesteps, self.schedule.timesteps)
+        self.options, self.schedule, self.steps, self._plan = new_options, schedule, len(schedule), plan
+        if steps_changed:  # the noise layout and the ring depend on the number of steps
+            self._make_noise(scene)
+            self._ring = []
+            self.traces = deque(maxlen=self.trace_ticks and max(self.trace_ticks, self.steps))
+        self._since_change = 0
 
     @property
     def scene(self) -> Scene:
         """The newest scene, applied or still queued."""
-        with self._lock:
-            return self._pending or self._incoming or self._scene
+        return self._pending or self._scene
 
     @property
     def idle(self) -> bool:
         """True when the current scene's picture is complete and no update is queued."""
-        with self._lock:
-            return self._pending is None and self._incoming is None and self._since_change >= self.steps
+        return self._pending is None and self._last is not None and self._since_change >= self.steps
 
     def _apply(self, scene: Scene) -> None:
         """Rebuild the plan for `scene`; noise and ring are reset only when seed or size change."""
@@ -110,15 +130,9 @@ class Stream:
     # -- ticking --------------------------------------------------------------------------------
     def tick(self) -> Frame:
         """Advance every slot one step with one batched model call, or return the last frame when idle."""
-        with self._lock:
-            pending, self._pending = self._pending, None
-            self._incoming = pending  # so `idle` and `scene` never see a gap between inbox and apply
+        pending, self._pending = self._pending, None
         if pending is not None:
-            try:
-                self._apply(pending)
-            finally:
-                with self._lock:
-                    self._incoming = None
+            self._apply(pending)
         if self._last is not None and self._since_change >= self.steps:
             return self._last
         plan = self._plan

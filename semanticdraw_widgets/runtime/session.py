@@ -2,20 +2,25 @@
 
 Why a thread of its own: comm handlers arrive on the kernel's main thread or on a subshell thread
 depending on the front end, Colab does not pump the kernel loop between cells, and a blocking cell
-freezes the kernel loop. So nothing here relies on the caller's loop or thread:
+freezes the kernel loop. So nothing here relies on the caller's loop or thread.
 
-* inputs  — ``update(scene)`` only writes the newest scene into the Stream's locked inbox (latest wins)
-  and wakes the loop with ``call_soon_threadsafe``; the Stream applies it between ticks.
-* compute — ticks run on one model thread; the loop stays free for acks, wake-ups and stop().
+One owner. The loop thread owns all runtime state, kept in a ``SessionCore`` (see ``core.py``): the
+scene inbox, the pending sampler settings, the status, the sinks and their flow control, the settle
+deadline. Other threads only hand requests over with ``loop.call_soon_threadsafe``; sinks and status
+listeners are called from the loop thread only. Before ``start()`` and after the loop has ended, the
+caller's thread owns the state instead (under the lifecycle lock).
+
+* compute — ticks run one at a time on a model thread; the loop stays free for acks and requests.
 * outputs — frames are encoded off the model path and handed to sinks with ack-based flow control: at
   most ``max_in_flight`` unacknowledged frames per sink (acks are cumulative), newer frames replace a
-  waiting one (newest wins, nothing queues up). While every sink's window is full the loop waits for an
-  ack rather than render frames nobody can show (a sink silent for ``ack_timeout`` seconds is not
-  waited for). Frames go as JPEG, the finished picture included; a lossless PNG of it follows once the
-  stream has stayed idle for ``settle_delay`` seconds (while the user keeps editing, a finished picture
-  is replaced within moments, and a PNG costs ~20x the encoding time and ~10x the bytes).
+  waiting one (newest wins). While every sink's window is full the loop waits for an ack rather than
+  render frames nobody can show (a sink silent for ``ack_timeout`` seconds is not waited for). Frames
+  go as JPEG, the finished picture included; a lossless PNG of it follows once the stream has stayed
+  idle for ``settle_delay`` seconds, through one cancellable ``call_later`` handle.
+* settings — ``reconfigure(steps=..., guidance_scale=...)`` applies between ticks, keeps the caches,
+  and is all or nothing: refused settings leave the last good ones running.
 * errors  — a failing tick sets an error status, keeps the previous picture and waits for the next
-  update; the session stays alive.
+  update (the same Scene object again retries); the session stays alive.
 """
 
 from __future__ import annotations
@@ -25,49 +30,27 @@ import concurrent.futures
 import io
 import itertools
 import logging
+import math
 import random
 import threading
 import time
-from dataclasses import dataclass, field, replace
-from typing import AsyncIterator, Callable
+from numbers import Integral, Real
+from typing import Any, AsyncIterator, Callable
 
 from PIL import Image
 
 from ..backends.base import Backend
+from ..engine.plan import SamplerOptions
 from ..engine.stream import Frame, Stream
 from ..scene import Scene
+from .core import STATES, EncodedFrame, EncodeRequest, FrameSink, SessionCore, SessionStatus, run_tick_job
 
 log = logging.getLogger(__name__)
 
-STATES = ("stopped", "streaming", "idle", "paused", "error")
-# Epochs start at a random point so that even a view that outlived a kernel restart sees a new one.
+__all__ = ["STATES", "EncodedFrame", "FrameSink", "Session", "SessionStatus", "encode_image"]
+
+# Epochs start at a random point, so that even a view that outlived a kernel restart sees a new one.
 _epochs = itertools.count(random.SystemRandom().randrange(1, 2**30))
-
-
-@dataclass(frozen=True)
-class EncodedFrame:
-    """One frame as it goes over the wire."""
-
-    epoch: int  # the session's stream generation: unique per Session, so a view can tell restarts apart
-    seq: int  # increases by one per frame the session produces
-    data: bytes
-    mime: str  # "image/jpeg" while streaming, "image/png" for the settled picture
-    width: int
-    height: int
-    settled: bool
-    frame: Frame
-
-
-@dataclass(frozen=True)
-class SessionStatus:
-    state: str  # one of STATES
-    tick: int  # model ticks run so far
-    fps: float  # frames per second over the last second of streaming
-    converged: bool
-    error: str | None = None  # the last error, cleared by the next successful tick
-
-
-FrameSink = Callable[[EncodedFrame], None]
 
 
 def encode_image(image: Image.Image, mime: str, quality: int = 85) -> bytes:
@@ -80,17 +63,35 @@ def encode_image(image: Image.Image, mime: str, quality: int = 85) -> bytes:
     return buffer.getvalue()
 
 
-@dataclass
-class _SinkState:
-    sink: FrameSink
-    max_in_flight: int
-    sent: list[int] = field(default_factory=list)  # seqs sent and not yet acknowledged
-    waiting: EncodedFrame | None = None  # newest frame held back by flow control
-    last_ack: float = field(default_factory=time.monotonic)
+def _number(value: Any, name: str, *, low: float, high: float = math.inf, integer: bool = False,
+            low_open: bool = False) -> float:
+    """A Python or numpy number in range, or a ValueError naming the option and the range."""
+    kind = Integral if integer else Real
+    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(float(value)) \
+            or not (low < value if low_open else low <= value) or value > high:
+        bound = f"{'above' if low_open else 'at least'} {low:g}" + (f" and at most {high:g}" if high < math.inf else "")
+        raise ValueError(f"{name} must be a {'whole' if integer else 'finite'} number {bound}, got {value!r}")
+    return int(value) if integer else float(value)
 
-    def saturated(self, now: float, ack_timeout: float) -> bool:
-        """Full ack window and still acknowledging (a view silent for `ack_timeout` is not waited for)."""
-        return len(self.sent) >= self.max_in_flight and now - self.last_ack < ack_timeout
+
+def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Check sampler settings before they are handed over (steps' upper bound is the backend's to check)."""
+    checked = dict(settings)
+    if "steps" in checked:
+        checked["steps"] = int(_number(checked["steps"], "steps", low=1, high=1000, integer=True))
+    if checked.get("guidance_scale") is not None:
+        checked["guidance_scale"] = _number(checked["guidance_scale"], "guidance_scale", low=0)
+    if "bootstrap_steps" in checked:
+        checked["bootstrap_steps"] = int(_number(checked["bootstrap_steps"], "bootstrap_steps", low=0, integer=True))
+    if "cover_alpha" in checked:
+        checked["cover_alpha"] = _number(checked["cover_alpha"], "cover_alpha", low=0, high=1)
+    options = {k: v for k, v in checked.items() if k != "steps"}
+    unknown = set(options) - set(SamplerOptions.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown sampler settings {sorted(unknown)}; known: steps, "
+                         f"{', '.join(SamplerOptions.__dataclass_fields__)}")
+    SamplerOptions(**options)  # mask_mode and the rest, with their own messages
+    return checked
 
 
 class Session:
@@ -98,318 +99,288 @@ class Session:
 
     def __init__(self, backend: Backend, scene: Scene, steps: int = 4, *, max_in_flight: int = 2,
                  jpeg_quality: int = 85, max_fps: float | None = None, ack_timeout: float = 2.0,
-                 settle_delay: float = 0.3, **stream_options) -> None:
-        if max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
-        self.stream = Stream(backend, scene, steps, **stream_options)
-        self.max_in_flight = max_in_flight
-        self.jpeg_quality = jpeg_quality
-        self.min_interval = 1 / max_fps if max_fps else 0.0
-        self.ack_timeout = ack_timeout
-        self.settle_delay = settle_delay
-        self._lock = threading.RLock()
-        self._sinks: dict[int, _SinkState] = {}
-        self._status_listeners: list[Callable[[SessionStatus], None]] = []
-        self._waiters: list[concurrent.futures.Future] = []
-        self._status = SessionStatus(state="stopped", tick=0, fps=0.0, converged=False)
-        self._frame: Frame | None = None
-        self._seq = 0
+                 settle_delay: float = 0.3, **stream_options: Any) -> None:
+        max_in_flight = int(_number(max_in_flight, "max_in_flight", low=1, integer=True))
+        self.jpeg_quality = int(_number(jpeg_quality, "jpeg_quality", low=1, high=95, integer=True))
+        self.min_interval = 1 / _number(max_fps, "max_fps", low=0, low_open=True) if max_fps is not None else 0.0
+        ack_timeout = _number(ack_timeout, "ack_timeout", low=0, low_open=True)
+        settle_delay = _number(settle_delay, "settle_delay", low=0)
+        self.stream = Stream(backend, scene, steps, **stream_options)  # owned by the loop once started
         self.epoch = next(_epochs)
-        self._last_encoded: EncodedFrame | None = None
-        self._settled_for: Scene | None = None  # the scene whose finished picture went out as PNG
-        self._converged_at = 0.0  # monotonic time the newest frame finished its picture
-        self._paused = False
-        self._single_steps = 0
-        self._failed_scene: Scene | None = None
-        self._tick_times: list[float] = []
+        self.max_in_flight = max_in_flight
+        self._core = SessionCore(self.stream, self.epoch, max_in_flight=max_in_flight, ack_timeout=ack_timeout,
+                                 settle_delay=settle_delay)
+        self._lifecycle = threading.RLock()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
-        self._stopping = threading.Event()
+        self._stopping = False
+        self._exiting = False  # the loop has left its main loop: requests run in the caller's thread again
+        self._timer: asyncio.TimerHandle | None = None
+        self._encodes: set[asyncio.Future] = set()
         self._model_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._encode_pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
         """Start streaming in a daemon thread; returns at once. Starting twice is harmless."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stopping.clear()
-        started = threading.Event()
-        self._model_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="semanticdraw-model")
-        self._encode_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="semanticdraw-encode")
-        self._thread = threading.Thread(target=self._thread_main, args=(started,), name="semanticdraw-session",
-                                        daemon=True)
-        self._thread.start()
-        started.wait(timeout=10)
+        with self._lifecycle:
+            old = self._thread
+            if old is not None and old.is_alive() and not self._exiting:
+                if self._stopping:  # stop() timed out and its loop is still finishing a tick: keep that loop
+                    self._stopping = False
+                    self._call(self._core.start)
+                return
+        if old is not None and old.is_alive():
+            old.join()  # a loop on its way out only closes its pools now
+        with self._lifecycle:
+            if self._thread is not old:  # another start() won the race
+                return
+            self._stopping = self._exiting = False
+            self._loop = asyncio.new_event_loop()
+            self._wake = asyncio.Event()
+            self._model_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="semanticdraw-model")
+            self._encode_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="semanticdraw-encode")
+            self._core.start()
+            self._thread = threading.Thread(target=self._thread_main, args=(self._loop,), name="semanticdraw-session",
+                                            daemon=True)
+            self._thread.start()
+        self._flush()
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop after the current tick and join the thread."""
-        self._stopping.set()
-        self._poke()
-        if self._thread is not None:
-            self._thread.join(timeout)
-        for pool in (self._model_pool, self._encode_pool):
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-        self._thread = self._loop = self._wake = None
-        self._set_status(state="stopped")
+        """Stop after the current tick and join the thread; safe from any thread, a listener or a sink included.
+
+        The status says "stopped" when this returns, even if a long tick outlives `timeout`; a start()
+        meanwhile revives that same loop instead of starting a second one.
+        """
+        with self._lifecycle:
+            self._stopping = True
+            thread = self._thread
+        stopped = threading.Event()
+
+        def stop_core() -> None:
+            self._core.stop()
+            stopped.set()
+
+        self._call(stop_core)
+        if thread is None or thread is threading.current_thread():
+            return  # called from the loop itself: it ends once this callback returns
+        stopped.wait(timeout)
+        thread.join(timeout)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        thread = self._thread
+        return thread is not None and thread.is_alive() and not self._stopping
 
     def __enter__(self) -> "Session":
         self.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.stop()
 
-    # -- inputs (any thread) ----------------------------------------------------------------------
+    # -- requests (any thread) -------------------------------------------------------------------
     def update(self, scene: Scene) -> None:
         """Show `scene` next; the newest update wins and applies between ticks."""
-        self.stream.update(scene)
-        self._poke()
+        if not isinstance(scene, Scene):
+            raise TypeError(f"update() needs a semanticdraw_widgets.Scene, got {type(scene).__name__}")
+        self._call(self._core.update, scene)
+
+    def reconfigure(self, **settings: Any) -> concurrent.futures.Future:
+        """Change steps, guidance_scale, bootstrap_steps, mask_mode or cover_alpha without a restart.
+
+        Values are checked at once (ValueError naming the setting); the backend's own limits (say, steps
+        above what the sampler supports) are checked when the settings apply at the next tick. The
+        returned future resolves then: with None, or with the error that left the last good settings
+        in place (also shown in ``status.error``).
+        """
+        checked = validate_settings(settings)
+        reply: concurrent.futures.Future = concurrent.futures.Future()
+        self._call(self._core.reconfigure, checked, reply)
+        return reply
 
     def pause(self) -> None:
-        with self._lock:
-            self._paused = True
-        self._poke()
+        self._call(self._core.pause)
 
     def resume(self) -> None:
-        with self._lock:
-            self._paused = False
-        self._poke()
+        self._call(self._core.resume)
 
     def step(self) -> None:
         """Run exactly one tick while paused (for step-by-step teaching)."""
-        with self._lock:
-            self._single_steps += 1
-        self._poke()
+        self._call(self._core.step)
 
     def add_sink(self, sink: FrameSink, max_in_flight: int | None = None) -> int:
         """Register a frame consumer; returns its id for ``ack``/``remove_sink``. The newest frame is sent at once."""
-        with self._lock:
-            sink_id = max(self._sinks, default=0) + 1
-            state = _SinkState(sink, max_in_flight or self.max_in_flight)
-            self._sinks[sink_id] = state
-            latest = self._last_encoded
-            if latest is not None:
-                state.sent.append(latest.seq)
-        if latest is not None:
-            self._deliver(sink, latest)
-        return sink_id
+        if not callable(sink):
+            raise TypeError(f"a frame sink must be callable with an EncodedFrame, got {type(sink).__name__}")
+        if max_in_flight is not None:
+            max_in_flight = int(_number(max_in_flight, "max_in_flight", low=1, integer=True))
+        result: concurrent.futures.Future = concurrent.futures.Future()
+        self._call(lambda: result.set_result(self._core.add_sink(sink, max_in_flight, time.monotonic())))
+        return result.result()
 
     def remove_sink(self, sink_id: int) -> None:
-        with self._lock:
-            self._sinks.pop(sink_id, None)
+        self._call(self._core.remove_sink, sink_id)
 
-    def ack(self, sink_id: int, seq: int) -> None:
-        """The sink has shown frame `seq` (and so every earlier one); may release a waiting frame."""
-        with self._lock:
-            state = self._sinks.get(sink_id)
-            if state is None:
-                return
-            state.sent = [s for s in state.sent if s > seq]
-            state.last_ack = time.monotonic()
-            release = state.waiting if len(state.sent) < state.max_in_flight else None
-            if release is not None:
-                state.waiting = None
-                state.sent.append(release.seq)
-        if release is not None:
-            self._deliver(state.sink, release)
-        self._poke()  # a ticking loop may be waiting for room in the ack window
+    def ack(self, sink_id: int, seq: int, epoch: int | None = None) -> None:
+        """The sink has shown frame `seq` (and so every earlier one); an ack for another epoch is ignored."""
+        if epoch is not None and epoch != self.epoch:
+            return
+        self._call(lambda: self._core.ack(sink_id, seq, time.monotonic()))
 
     def add_status_listener(self, listener: Callable[[SessionStatus], None]) -> None:
-        with self._lock:
-            self._status_listeners.append(listener)
+        """Call `listener(status)` on every status change (from the session's thread)."""
+        self._call(self._core.listeners.append, listener)
 
-    # -- outputs ----------------------------------------------------------------------------------
+    # -- outputs (any thread) ------------------------------------------------------------------------
     @property
     def status(self) -> SessionStatus:
-        with self._lock:
-            return self._status
+        return self._core.status  # an immutable snapshot, replaced whole by the owner
 
     @property
     def frame(self) -> Frame | None:
         """The newest frame, or None before the first one."""
-        with self._lock:
-            return self._frame
+        return self._core.frame
 
     def wait_frame(self, timeout: float | None = None) -> Frame:
         """Block until the next frame (for scripts and tests; use ``await next_frame()`` in notebooks)."""
-        return self._new_waiter().result(timeout)
+        return self._waiter(self._core.add_frame_waiter).result(timeout)
 
     async def next_frame(self, timeout: float | None = None) -> Frame:
         """Await the next frame from any event loop (the kernel's included) without blocking it."""
-        return await asyncio.wait_for(asyncio.wrap_future(self._new_waiter()), timeout)
+        return await asyncio.wait_for(asyncio.wrap_future(self._waiter(self._core.add_frame_waiter)), timeout)
 
     async def settled(self, timeout: float | None = None) -> Frame:
-        """Await the finished picture of the current scene; returns at once when the stream is idle."""
+        """Await the finished picture of the current scene; returns at once when it is already showing.
 
-        async def wait() -> Frame:
-            while True:
-                frame = self.frame
-                if frame is not None and frame.converged and self.stream.idle:
-                    return frame
-                waiter = self._new_waiter()
-                if self.frame is not frame:  # a frame landed between the check and the waiter
-                    continue
-                await asyncio.wrap_future(waiter)
-
-        return await asyncio.wait_for(wait(), timeout)
+        When it returns, ``status`` already says idle and converged. Raises RuntimeError if a tick fails.
+        """
+        return await asyncio.wait_for(asyncio.wrap_future(self._waiter(self._core.add_settled_waiter)), timeout)
 
     async def frames(self) -> AsyncIterator[Frame]:
         """``async for frame in session.frames():`` every frame from now on."""
         while True:
             yield await self.next_frame()
 
-    def _new_waiter(self) -> concurrent.futures.Future:
+    def _waiter(self, register: Callable[[concurrent.futures.Future], None]) -> concurrent.futures.Future:
         future: concurrent.futures.Future = concurrent.futures.Future()
-        with self._lock:
-            self._waiters.append(future)
+        self._call(register, future)
         return future
 
-    # -- the loop ---------------------------------------------------------------------------------
-    def _poke(self) -> None:
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(wake.set)
-            except RuntimeError:  # the loop closed between the check and the call: nothing to wake
-                pass
+    # -- handing requests to the owner ---------------------------------------------------------------
+    def _call(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run `fn(*args)` on the loop thread, or here under the lifecycle lock when no loop is running."""
+        with self._lifecycle:
+            loop = self._loop
+            if loop is not None and not self._exiting:
+                if threading.current_thread() is not self._thread:
+                    loop.call_soon_threadsafe(self._handle, fn, args)
+                    return
+                on_loop = True  # a listener or sink calling back: the owner itself, so at once
+            else:
+                on_loop = False
+                fn(*args)
+        if on_loop:
+            self._handle(fn, args)
+        else:
+            self._flush()
 
-    def _thread_main(self, started: threading.Event) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
+    def _handle(self, fn: Callable[..., Any], args: tuple) -> None:
+        """A handed-over request, on the loop thread."""
+        if self._exiting:  # the loop is winding down: its state belongs to whoever holds the lock now
+            with self._lifecycle:
+                fn(*args)
+        else:
+            fn(*args)
+        self._flush()
+        if self._wake is not None:
+            self._wake.set()
+
+    def _flush(self) -> None:
+        """Deliver what the core queued and start the encodes it asked for."""
+        deliveries, encodes = self._core.take_outbox()
+        for sink, encoded in deliveries:
+            try:
+                sink(encoded)
+            except Exception:  # a broken view must not stop the stream for the others
+                log.exception("semanticdraw: a frame sink failed")
+        for request in encodes:
+            self._encode(request)
+
+    def _encode(self, request: EncodeRequest) -> None:
+        loop = self._loop
+        future = loop.run_in_executor(self._encode_pool, encode_image, request.frame.image, request.mime,
+                                      self.jpeg_quality)
+        self._encodes.add(future)
+        future.add_done_callback(lambda done: self._encoded(request, done))
+
+    def _encoded(self, request: EncodeRequest, done: asyncio.Future) -> None:
+        self._encodes.discard(done)
+        if done.cancelled():
+            return
+        if done.exception() is not None:  # an encoder failure must not kill the session; the next frame tries
+            log.error("semanticdraw: could not encode a frame", exc_info=done.exception())
+            return
+        self._handle(self._core.encoded, (request, done.result()))
+
+    # -- the loop ------------------------------------------------------------------------------------
+    def _thread_main(self, loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(self._run(started))
+            loop.run_until_complete(self._run(loop))
         finally:
             loop.close()
+            with self._lifecycle:
+                if self._loop is loop:
+                    self._loop = None
 
-    async def _run(self, started: threading.Event) -> None:
-        self._wake = asyncio.Event()
-        started.set()
-        self._set_status(state="paused" if self._paused else "streaming")
-        loop = asyncio.get_running_loop()
-        while not self._stopping.is_set():
-            if not self._should_tick():
-                self._wake.clear()
-                if self._should_tick() or self._stopping.is_set():
-                    continue
-                due = self._settle_due()
-                if due is not None and due <= time.monotonic():
-                    self._settle()
-                    continue
-                # the timeout re-checks views that stopped acknowledging (see ack_timeout) and settles
-                timeout = self.ack_timeout if due is None else min(self.ack_timeout, due - time.monotonic())
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=timeout)
-                except asyncio.TimeoutError:
-                    pass
-                continue
-            began = time.perf_counter()
-            try:
-                frame = await loop.run_in_executor(self._model_pool, self.stream.tick)
-            except Exception as error:  # any model failure: report, keep the picture, wait for an update
-                log.exception("semanticdraw: tick failed")
-                with self._lock:
-                    self._failed_scene = self.stream.scene
-                self._set_status(state="error", error=f"{type(error).__name__}: {error}")
-                continue
-            self._publish(frame)
-            pause = self.min_interval - (time.perf_counter() - began)
-            if pause > 0:
-                await asyncio.sleep(pause)
-
-    def _should_tick(self) -> bool:
-        with self._lock:
-            if self._failed_scene is not None:
-                if self.stream.scene is self._failed_scene:
-                    return False
-                self._failed_scene = None
-            if self._paused and self._single_steps == 0:
-                return False
-            if self._single_steps:
-                self._single_steps -= 1
-                return True
-            if not self.stream.idle:
-                # Backpressure: while every view's ack window is full, a new frame would only be dropped,
-                # so wait for an ack instead of spending CPU (often shared with the browser) on it.
-                now = time.monotonic()
-                return not self._sinks or not all(s.saturated(now, self.ack_timeout) for s in self._sinks.values())
-            return self._frame is None  # idle: the picture is finished and delivered
-
-    def _settle_due(self) -> float | None:
-        """When the finished picture's lossless PNG is due (monotonic), or None when none is owed."""
-        with self._lock:
-            frame = self._frame
-            if frame is None or not frame.converged or self._settled_for == frame.scene or not self.stream.idle:
-                return None
-            return self._converged_at + self.settle_delay
-
-    def _settle(self) -> None:
-        with self._lock:
-            frame = self._frame
-            self._settled_for = frame.scene
-        self._encode_pool.submit(self._encode_and_send, frame, "image/png")
-
-    def _publish(self, frame: Frame) -> None:
-        now = time.perf_counter()
-        with self._lock:
-            repeated = self._frame is frame  # an idle stream hands back its last frame
-            self._frame = frame
-            waiters: list[concurrent.futures.Future] = []
-            if not repeated:
-                waiters, self._waiters = self._waiters, []
-                self._tick_times = [t for t in self._tick_times if now - t < 1.0] + [now]
-            fps = len(self._tick_times) / max(now - self._tick_times[0], 1e-3) if len(self._tick_times) > 1 else 0.0
-            if frame.converged and not repeated:
-                self._converged_at = time.monotonic()
-            paused = self._paused
-        if not repeated:
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(frame)
-        state = "paused" if paused else ("idle" if frame.converged else "streaming")
-        self._set_status(state=state, tick=frame.index, fps=round(fps, 1), converged=frame.converged, error=None)
-        if not repeated:
-            self._encode_pool.submit(self._encode_and_send, frame, "image/jpeg")
-
-    def _encode_and_send(self, frame: Frame, mime: str) -> None:
+    async def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        core, wake = self._core, self._wake
         try:
-            data = encode_image(frame.image, mime, self.jpeg_quality)
-        except Exception:  # an encoder failure must not kill the session; the next frame tries again
-            log.exception("semanticdraw: could not encode a frame")
-            return
-        with self._lock:
-            self._seq += 1
-            encoded = EncodedFrame(epoch=self.epoch, seq=self._seq, data=data, mime=mime, width=frame.image.width,
-                                   height=frame.image.height, settled=mime == "image/png", frame=frame)
-            self._last_encoded = encoded
-            deliveries = []
-            for state in self._sinks.values():
-                if len(state.sent) < state.max_in_flight:
-                    state.sent.append(encoded.seq)
-                    deliveries.append(state.sink)
-                else:
-                    state.waiting = encoded  # newest wins: replaces any frame still waiting
-        for sink in deliveries:
-            self._deliver(sink, encoded)
+            while True:
+                with self._lifecycle:
+                    if self._stopping:  # decided under the lock, so a start() now cannot think it revived us
+                        self._exiting = True
+                        break
+                if core.want_tick(time.monotonic()):
+                    began = time.monotonic()
+                    job = core.begin_tick()
+                    try:
+                        frame = await loop.run_in_executor(self._model_pool, run_tick_job, self.stream, job)
+                    except Exception as error:  # any model failure: report, keep the picture, wait for an update
+                        log.exception("semanticdraw: tick failed")
+                        core.tick_failed(job, error, time.monotonic())
+                    else:
+                        core.tick_done(job, frame, time.monotonic())
+                    self._flush()
+                    pause = self.min_interval - (time.monotonic() - began)
+                    if pause > 0:
+                        await asyncio.sleep(pause)
+                    continue
+                self._arm_timer(loop, core.next_deadline(time.monotonic()))
+                await wake.wait()
+                wake.clear()
+        finally:
+            if self._timer is not None:
+                self._timer.cancel()
+            if self._encodes:  # let encodes under way land (they are milliseconds)
+                await asyncio.gather(*self._encodes, return_exceptions=True)
+            with self._lifecycle:
+                self._exiting = True  # (also when leaving through an exception)
+                core.stop()
+            self._flush()
+            self._model_pool.shutdown(wait=False)
+            self._encode_pool.shutdown(wait=False)
 
-    def _deliver(self, sink: FrameSink, encoded: EncodedFrame) -> None:
-        try:
-            sink(encoded)
-        except Exception:  # a broken view must not stop the stream for the others
-            log.exception("semanticdraw: a frame sink failed")
+    def _arm_timer(self, loop: asyncio.AbstractEventLoop, deadline: float | None) -> None:
+        """One cancellable handle for the next settle or ack timeout."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None:
+            self._timer = loop.call_later(max(0.0, deadline - time.monotonic()), self._on_timer)
 
-    def _set_status(self, **changes) -> None:
-        with self._lock:
-            self._status = replace(self._status, **changes)
-            status, listeners = self._status, list(self._status_listeners)
-        for listener in listeners:
-            try:
-                listener(status)
-            except Exception:  # listeners are UI code; their failure must not stop the stream
-                log.exception("semanticdraw: a status listener failed")
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._handle(self._core.timers_due, (time.monotonic(),))

@@ -1,0 +1,265 @@
+"""The Session's state machine and flow control, driven by hand: a manual clock, a fake sink, no threads, no sleeps."""
+
+import concurrent.futures
+
+import numpy as np
+import pytest
+
+import semanticdraw_widgets as sdw
+from helpers import rect_mask
+from semanticdraw_widgets.backends.toy import ToyBackend
+from semanticdraw_widgets.runtime.core import SessionCore, run_tick_job
+from semanticdraw_widgets.runtime.flow import FlowControl
+from semanticdraw_widgets.runtime.session import encode_image
+
+SIZE = 64
+
+
+def scene(prompt="red", seed=0):
+    return sdw.Scene(width=SIZE, height=SIZE, seed=seed, background=sdw.Background(prompt="white"),
+                     regions=[sdw.Region(prompt=prompt, mask=rect_mask(SIZE, SIZE, 0, 0, 32, 32))])
+
+
+class Harness:
+    """Plays the Session's loop thread: runs ticks and encodes synchronously, time moves only when told."""
+
+    def __init__(self, backend=None, steps=2, first=None, **options):
+        self.backend = backend or ToyBackend()
+        self.stream = sdw.Stream(self.backend, first or scene(), steps)
+        self.core = SessionCore(self.stream, epoch=7, **options)
+        self.now = 100.0
+        self.received = {}  # sink id -> frames it got
+
+    def add_sink(self, window=None):
+        frames = []
+        sink_id = self.core.add_sink(frames.append, window, self.now)
+        self.received[sink_id] = frames
+        self.flush()
+        return sink_id, frames
+
+    def flush(self):
+        while True:
+            deliveries, encodes = self.core.take_outbox()
+            if not deliveries and not encodes:
+                return
+            for sink, encoded in deliveries:
+                sink(encoded)
+            for request in encodes:
+                self.core.encoded(request, encode_image(request.frame.image, request.mime))
+
+    def run(self, limit=50):
+        """Tick while the core wants to; returns the number of ticks run."""
+        ticks = 0
+        while self.core.want_tick(self.now) and ticks < limit:
+            job = self.core.begin_tick()
+            try:
+                frame = run_tick_job(self.stream, job)
+            except Exception as error:
+                self.core.tick_failed(job, error, self.now)
+            else:
+                self.core.tick_done(job, frame, self.now)
+            self.flush()
+            ticks += 1
+        return ticks
+
+    def advance(self, seconds):
+        self.now += seconds
+        self.core.timers_due(self.now)
+        self.flush()
+
+    def ack_all(self, sink_id):
+        frames = self.received[sink_id]
+        self.core.ack(sink_id, frames[-1].seq, self.now)
+        self.flush()
+
+
+def started(harness):
+    harness.core.start()
+    return harness
+
+
+def test_flow_control_is_a_cumulative_window_where_the_newest_waiting_frame_wins():
+    class F:
+        def __init__(self, seq):
+            self.seq = seq
+
+    flow = FlowControl(window=2, ack_timeout=5.0, last_ack=0.0)
+    assert flow.offer(F(1)).seq == 1 and flow.offer(F(2)).seq == 2
+    assert flow.offer(F(3)) is None and flow.offer(F(4)) is None  # held back; 4 replaces 3
+    assert flow.saturated(now=1.0) and flow.saturation_ends() == 5.0
+    assert not flow.saturated(now=5.0), "a view silent for ack_timeout is not waited for"
+    assert flow.ack(1, now=2.0).seq == 4, "an ack makes room for the newest waiting frame"
+    assert flow.unacked == [2, 4] and flow.sent == 3
+    assert flow.ack(4, now=3.0) is None and flow.unacked == [], "acks are cumulative"
+    with pytest.raises(ValueError, match="at least 1"):
+        FlowControl(window=0, ack_timeout=1.0, last_ack=0.0)
+
+
+def test_a_static_scene_converges_to_generate_then_idles_and_settles_once():
+    h = started(Harness(steps=3, settle_delay=0.3))
+    sink_id, frames = h.add_sink(window=100)
+    assert h.run() == 3 and h.run() == 0, "idle after T ticks: no model calls without a change"
+    status = h.core.status
+    assert status.state == "idle" and status.converged and status.epoch == 7
+    assert np.array_equal(np.asarray(h.core.frame.image), np.asarray(sdw.generate(h.backend, scene(), steps=3)))
+    assert [f.mime for f in frames] == ["image/jpeg"] * 3 and [f.seq for f in frames] == [1, 2, 3]
+    assert {f.epoch for f in frames} == {7}
+    assert h.core.next_deadline(h.now) == pytest.approx(h.now + 0.3)
+    h.advance(0.29)
+    assert not frames[-1].settled, "the lossless picture waits for settle_delay of quiet"
+    h.advance(0.01)
+    assert frames[-1].settled and frames[-1].mime == "image/png" and frames[-1].frame is h.core.frame
+    h.advance(10)
+    assert sum(f.settled for f in frames) == 1
+
+
+def test_edits_that_keep_coming_postpone_the_png():
+    h = started(Harness(steps=2, settle_delay=1.0))
+    sink_id, frames = h.add_sink(window=100)
+    for colour in ("blue", "green", "red", "blue"):
+        h.run()
+        h.advance(0.5)  # each picture finishes, but the next edit comes before a second of quiet
+        h.core.update(scene(colour))
+        assert h.core.next_deadline(h.now) is None, "an edit cancels the pending settle"
+    h.run()
+    assert any(f.frame.converged for f in frames) and not any(f.settled for f in frames)
+    h.advance(1.0)
+    assert frames[-1].settled and frames[-1].frame.scene.regions[0].prompt == "blue"
+
+
+def test_backpressure_waits_for_the_views_ack_and_not_for_a_silent_view():
+    backend = ToyBackend()
+    h = started(Harness(backend, steps=6, ack_timeout=2.0))
+    sink_id, frames = h.add_sink(window=1)
+    assert h.run() == 1 and len(frames) == 1
+    assert not h.core.want_tick(h.now) and not h.core.idle, "unfinished, yet waiting for the only view's ack"
+    assert h.core.next_deadline(h.now) == pytest.approx(h.now + 2.0)
+    h.ack_all(sink_id)
+    assert h.run() == 1 and len(frames) == 2
+    h.advance(2.0)  # the view went silent: stop waiting for it
+    assert h.run() == 4 and h.core.status.state == "idle"
+    assert len(frames) == 2, "nothing more fits its window; the newest frame waits"
+    h.ack_all(sink_id)
+    assert frames[-1].frame is h.core.frame, "an ack releases the newest frame, not a stale one"
+
+
+def test_a_late_sink_gets_the_current_picture_first():
+    h = started(Harness(steps=2))
+    h.add_sink(window=100)
+    h.run()
+    assert h.core.status.state == "idle"
+    late_id, late = h.add_sink(window=2)
+    assert len(late) == 1 and late[0].frame.converged and late[0].frame is h.core.frame
+    # while a newer frame's encode is under way, a new sink gets that frame, never the stale picture
+    h.core.update(scene("blue"))
+    job = h.core.begin_tick()
+    h.core.tick_done(job, run_tick_job(h.stream, job), h.now)
+    encodes = h.core.outbox_encodes
+    newer_sink = []
+    h.core.add_sink(newer_sink.append, 2, h.now)
+    assert h.core.outbox_deliveries == [] and encodes, "nothing stale is sent"
+    h.flush()
+    assert len(newer_sink) == 1 and newer_sink[0].frame is h.core.frame
+
+
+def test_settled_waiters_see_a_truthful_status():
+    h = started(Harness(steps=2))
+    waiter = concurrent.futures.Future()
+    seen = []
+    waiter.add_done_callback(lambda f: seen.append(h.core.status))
+    h.core.add_settled_waiter(waiter)
+    h.run(limit=1)
+    assert not waiter.done()
+    h.run()
+    assert waiter.result().converged and seen[0].state == "idle" and seen[0].converged
+    again = concurrent.futures.Future()
+    h.core.add_settled_waiter(again)
+    assert again.result() is waiter.result(), "idle: resolved at once"
+
+
+def test_pause_shows_at_once_and_single_steps_tick_once():
+    backend = ToyBackend()
+    h = started(Harness(backend, steps=3))
+    h.core.pause()
+    assert h.core.status.state == "paused" and h.run() == 0 and backend.model_calls == 0
+    h.core.step()
+    assert h.run() == 1 and h.core.frame.step == 1 and h.core.status.state == "paused"
+    h.core.resume()
+    assert h.core.status.state == "streaming"
+    h.run()
+    assert h.core.status.state == "idle"
+
+
+class FlakyToy(ToyBackend):
+    """Fails while a prompt mentions 'explode' and `failures` is positive, as an out-of-memory error would."""
+
+    failures = 1
+
+    def encode_prompts(self, prompts):
+        if any("explode" in p for p in prompts) and self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return super().encode_prompts(prompts)
+
+
+def test_a_failing_tick_keeps_the_picture_and_the_same_scene_object_retries():
+    h = started(Harness(FlakyToy(), steps=2))
+    h.run()
+    good = h.core.frame
+    waiter = concurrent.futures.Future()
+    exploding = scene("explode red")
+    h.core.update(exploding)
+    h.core.add_settled_waiter(waiter)
+    h.run()
+    assert h.core.status.state == "error" and "out of memory" in h.core.status.error
+    assert h.core.frame is good and h.run() == 0, "no retry loop: wait for the next request"
+    with pytest.raises(RuntimeError, match="the stream failed"):
+        waiter.result()
+    h.core.update(exploding)  # the very same object: tried again (the failure was transient)
+    h.run()
+    assert h.core.status.state == "idle" and h.core.status.error is None
+    assert h.core.frame.scene is exploding
+
+
+class PickyToy(ToyBackend):
+    def make_schedule(self, steps):
+        if steps == 5:
+            raise ValueError("steps must be at most 4 with this sampler")
+        return super().make_schedule(steps)
+
+
+def test_reconfigure_applies_between_ticks_keeps_caches_and_refuses_all_or_nothing():
+    backend = PickyToy()
+    h = started(Harness(backend, steps=2))
+    h.run()
+    encoded_texts = h.stream.cache.encoded_texts
+    reply = concurrent.futures.Future()
+    h.core.reconfigure({"steps": 3, "guidance_scale": 2.0}, reply)
+    assert h.core.status.state == "streaming" and not h.core.idle
+    h.run()
+    assert reply.result() is None and h.stream.steps == 3 and h.stream.options.guidance_scale == 2.0
+    assert h.core.status.state == "idle"
+    expected = sdw.generate(backend, scene(), steps=3, guidance_scale=2.0)
+    assert np.array_equal(np.asarray(h.core.frame.image), np.asarray(expected))
+    assert h.stream.cache.encoded_texts <= encoded_texts + 2, "only the new unconditional texts were encoded"
+    refused = concurrent.futures.Future()
+    h.core.reconfigure({"steps": 5, "guidance_scale": 1.0}, refused)
+    h.run()
+    with pytest.raises(ValueError, match="at most 4"):
+        refused.result()
+    assert h.stream.steps == 3 and h.stream.options.guidance_scale == 2.0, "the last good settings stay"
+    assert "at most 4" in h.core.status.error and h.core.status.state == "idle"
+
+
+def test_stop_fails_waiters_and_the_status_says_stopped():
+    h = started(Harness(steps=2))
+    waiter = concurrent.futures.Future()
+    h.core.add_frame_waiter(waiter)
+    h.core.stop()
+    assert h.core.status.state == "stopped" and h.run() == 0
+    with pytest.raises(RuntimeError, match="stopped"):
+        waiter.result()
+    late = concurrent.futures.Future()
+    h.core.add_settled_waiter(late)
+    with pytest.raises(RuntimeError, match="not running"):
+        late.result()
