@@ -1,5 +1,6 @@
-"""Stream batch: one model call per tick, convergence to generate(), idleness, thread-safe updates."""
+"""Stream batch: one model call per tick, convergence to generate(), idleness; updates from threads via a Session."""
 
+import asyncio
 import random
 import threading
 
@@ -120,29 +121,29 @@ def test_a_canvas_size_change_restarts_the_ring(toy):
     assert frame.image.size == (64, 64)
 
 
-def test_a_thousand_updates_from_two_threads_while_ticking(toy):
-    stream = sdw.Stream(toy, scene(), steps=3)
+def test_a_thousand_updates_from_two_threads_while_a_session_streams(toy):
+    """The Stream is single-threaded; the Session hands updates from any thread to it between ticks."""
     words = ["red", "blue", "yellow", "green", "purple bricks", "white dots", "orange stripes"]
     errors = []
+    session = sdw.Session(toy, scene(), steps=3)
 
     def hammer(seed):
         rng = random.Random(seed)
         try:
             for _ in range(500):
-                stream.update(scene(seed=rng.randrange(3), prompts=tuple(rng.choice(words) for _ in range(3))))
+                session.update(scene(seed=rng.randrange(3), prompts=tuple(rng.choice(words) for _ in range(3))))
         except Exception as error:  # collected and re-raised in the main thread
             errors.append(error)
 
-    threads = [threading.Thread(target=hammer, args=(s,)) for s in (1, 2)]
-    for t in threads:
-        t.start()
-    while any(t.is_alive() for t in threads):
-        stream.tick()
-    for t in threads:
-        t.join()
+    with session:
+        threads = [threading.Thread(target=hammer, args=(s,)) for s in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        frame = asyncio.run(session.settled(timeout=120))
     assert not errors
-    final = stream.scene
-    frame = run_until_converged(stream)
+    final = session.stream.scene
     assert frame.scene == final
     assert np.array_equal(pixels(frame.image), pixels(sdw.generate(toy, final, steps=3)))
 
