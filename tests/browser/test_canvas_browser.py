@@ -17,6 +17,7 @@ import pytest
 import semanticdraw_widgets as sdw
 from browser_support import CHROMIUM, CHROMIUM_ARGS, PREVIEW_PIXEL_JS, draw_stroke
 from semanticdraw_widgets.widgets.canvas import STATIC
+from semanticdraw_widgets.widgets.protocol import PROTOCOL_VERSION
 
 HERE = Path(__file__).parent
 SIZE = 128
@@ -92,7 +93,8 @@ def test_draw_a_stroke_and_see_the_picture(browser, toy, tmp_path):
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto("http://widget.test/#" + json.dumps(initial_state(widget)).replace("#", "%23"))
     page.wait_for_function("window.ready === true")
-    assert any(m["kind"] == "msg" and m["content"] == {"kind": "hello", "version": 1} for m in received)
+    assert any(m["kind"] == "msg" and m["content"] == {"kind": "hello", "version": PROTOCOL_VERSION} for m in received)
+    assert "connecting" in page.locator(".sdw-status-text").inner_text()  # not live before the kernel's welcome
     widget.start()
 
     def pump(until, timeout=30.0):
@@ -122,8 +124,9 @@ def test_draw_a_stroke_and_see_the_picture(browser, toy, tmp_path):
     # (an earlier settled frame of the empty canvas may still be on screen, so wait for the pixels themselves)
     pump(lambda: widget.session.frame.converged and widget.session.frame.scene.regions
          and preview_pixel(page, 60, 64)[0] > preview_pixel(page, 60, 64)[1] + 60)
-    acks = [m["content"]["seq"] for m in received if m["kind"] == "msg" and m["content"].get("kind") == "ack"]
-    assert acks and acks == sorted(acks)
+    acks = [m["content"] for m in received if m["kind"] == "msg" and m["content"].get("kind") == "ack"]
+    assert acks and all(a["epoch"] == widget.session.epoch for a in acks)
+    assert [a["seq"] for a in acks] == sorted(a["seq"] for a in acks)
     assert widget.session.frame.scene.regions[0].prompt == widget.brushes[0]["prompt"]
     pump(lambda: page.locator("canvas.sdw-preview[data-settled='true']").count() == 1)
     pump(lambda: "idle" in page.locator(".sdw-status-text").inner_text())
@@ -134,7 +137,7 @@ def test_draw_a_stroke_and_see_the_picture(browser, toy, tmp_path):
     pump(lambda: (widget.label_map[110, 10:118] == 2).all())
 
     # change the first brush's prompt while streaming: the picture follows
-    prompt = page.locator(".sdw-brush[data-label='1'] input[placeholder='prompt']")
+    prompt = page.locator(".sdw-brush[data-label='1'] input[aria-label='brush prompt']")
     prompt.fill("blue")
     prompt.press("Enter")
     prompt.dispatch_event("change")
@@ -144,16 +147,15 @@ def test_draw_a_stroke_and_see_the_picture(browser, toy, tmp_path):
     pump(lambda: "idle" in page.locator(".sdw-status-text").inner_text())
 
     # negative prompts need guidance > 1: the field says so until guidance is raised in the toolbar
-    negative = page.locator(".sdw-brush[data-label='1'] input[placeholder^='negative prompt']")
-    assert "needs guidance > 1" in negative.get_attribute("placeholder")
+    negative = page.locator(".sdw-brush[data-label='1'] input[aria-label='brush negative prompt']")
+    assert "guidance > 1" in negative.get_attribute("placeholder")
     guidance = page.locator("input[title^='guidance scale']")
     guidance.fill("3")
     guidance.dispatch_event("change")
     pump(lambda: widget.guidance == 3.0 and widget.session is not None
          and widget.session.stream.options.guidance_scale == 3.0)
     page.evaluate("(updates) => window.model._applyRemote(updates)", {"guidance": 3.0})  # the kernel's echo
-    assert "needs guidance" not in page.locator(
-        ".sdw-brush[data-label='1'] input[placeholder^='negative prompt']").get_attribute("placeholder")
+    assert negative.get_attribute("placeholder") == "negative prompt"
 
     # undo with the keyboard removes the last stroke, and the kernel hears about it
     page.locator(".sdw-root").focus()
@@ -163,6 +165,16 @@ def test_draw_a_stroke_and_see_the_picture(browser, toy, tmp_path):
     pump(lambda: not widget.label_map.any())
     page.keyboard.press("Control+Shift+z")
     pump(lambda: (widget.label_map == 1).any())
+
+    # a restarted stream (new epoch, frames numbered from 1 again) is followed, not dropped as old frames
+    old_epoch = int(page.locator("canvas.sdw-preview").get_attribute("data-epoch"))
+    widget.stop()
+    widget.start()
+    assert widget.session.epoch != old_epoch
+    pump(lambda: page.locator("canvas.sdw-preview").get_attribute("data-epoch") == str(widget.session.epoch))
+    draw_stroke(page, page.locator("canvas.sdw-draw").bounding_box(), SIZE, y=20, x0=10, x1=118)
+    pump(lambda: (widget.label_map[20, 10:118] == 2).all())  # brush 2 is still the one picked
+    pump(lambda: preview_pixel(page, 60, 20)[1] > preview_pixel(page, 60, 20)[0] + 30)  # the new stroke, green grass
     page.screenshot(path=str(tmp_path / "canvas.png"))
     assert not errors, errors
     widget.stop()
