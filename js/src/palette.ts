@@ -37,10 +37,11 @@ function sizeToPlaceholder(input: HTMLInputElement): void {
   input.style.minWidth = `${input.placeholder.length + 2}ch`;
 }
 
-const SLIDERS: [BrushNumberField, string, number][] = [
-  ["prompt_strength", "prompt strength", 0.01],
-  ["mask_strength", "mask strength", 0.01],
-  ["mask_blur", "blur", 1],
+// field, accessible name, short visible label (a row must fit one line of a notebook), step
+const SLIDERS: [BrushNumberField, string, string, number][] = [
+  ["prompt_strength", "prompt strength", "strength", 0.01],
+  ["mask_strength", "mask strength", "mask", 0.01],
+  ["mask_blur", "mask blur", "blur", 1],
 ];
 
 export class BrushRow {
@@ -69,13 +70,13 @@ export class BrushRow {
     this.visible = el("input", { type: "checkbox", title: "visible" });
     this.visible.addEventListener("change", () => edit({ visible: this.visible.checked }), { signal });
     for (const input of [this.pick, this.color, this.visible]) input.setAttribute("aria-label", input.title);
-    const fields = SLIDERS.map(([key, label, step]) => {
+    const fields = SLIDERS.map(([key, label, short, step]) => {
       const [min, max] = BRUSH_LIMITS[key];
       const input = el("input", { type: "range", min: String(min), max: String(max), step: String(step), title: label });
       input.setAttribute("aria-label", label);
       input.addEventListener("change", () => edit({ [key]: Number(input.value) }), { signal });
       this.sliders.set(key, input);
-      return el("label", { className: "sdw-field" }, label, input);
+      return el("label", { className: "sdw-field", title: label }, short, input);
     });
     this.element.append(this.pick, this.color, this.name, this.prompt, this.negative, ...fields, this.visible,
       button("↑", "move up: drawn under the brushes below it", () => actions.move(this.index, -1), signal),

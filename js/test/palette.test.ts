@@ -36,7 +36,7 @@ describe("Palette", () => {
     change(first.querySelector("input[aria-label='brush prompt']"), "blue water");
     expect(actions.editBrush).toHaveBeenCalledTimes(1);
     expect(actions.editBrush).toHaveBeenCalledWith(0, { prompt: "blue water" });
-    change(rows()[1].querySelector("input[type=range][aria-label='blur']"), "8");
+    change(rows()[1].querySelector("input[type=range][aria-label='mask blur']"), "8");
     expect(actions.editBrush).toHaveBeenLastCalledWith(1, { mask_blur: 8 });
   });
 

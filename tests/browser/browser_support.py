@@ -62,9 +62,10 @@ def free_port() -> int:
 def jupyter_server(root: Path, app: str = "lab", timeout: float = 90.0) -> Iterator[str]:
     """Yield the base URL of a JupyterLab (app "lab") or Notebook 7 (app "notebook") serving `root`;
     the whole process group is killed afterwards."""
-    settings = root / "cfg/lab/user-settings/@jupyterlab/apputils-extension"
-    settings.mkdir(parents=True, exist_ok=True)
-    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
+    if app == "lab":  # no news toast (Notebook 7 has no such plugin: a settings file for it breaks its loading)
+        settings = root / "cfg/lab/user-settings/@jupyterlab/apputils-extension"
+        settings.mkdir(parents=True, exist_ok=True)
+        (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false", "checkForUpdates": false}')
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / "cfg"), JUPYTER_RUNTIME_DIR=str(root / "rt"),
                IPYTHONDIR=str(root / "ipy"), JUPYTER_PLATFORM_DIRS="1", HF_HUB_OFFLINE="1")
     port = free_port()
