@@ -87,7 +87,7 @@ class Stream:
             raise TypeError(f"reconfigure() got unknown settings {sorted(unknown)}; "
                             f"known: steps, {', '.join(SamplerOptions.__dataclass_fields__)}")
         new_options = replace(self.options, **options)
-        schedule = self.backend.make_schedule(steps) if steps is not None else self.schedule
+        schedule = self.backend.make_schedule(steps) if steps not in (None, self.steps) else self.schedule
         if new_options == self.options and schedule is self.schedule:
             return
         scene = self._scene

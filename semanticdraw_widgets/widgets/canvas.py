@@ -1,15 +1,20 @@
 """SemanticDrawCanvas: paint regions with semantic brushes in the notebook, watch the picture stream back.
 
 The browser draws strokes locally and syncs a compressed label map (see ``protocol``); this class
-turns traits into a Scene, feeds a ``Session`` and relays its frames as binary custom messages
-with acknowledgements. Everything durable is a trait, so a reloaded view shows the same state.
+checks what arrives, turns traits into a Scene (``palette.scene_from_labels``), feeds a ``Session`` and
+relays its frames as binary custom messages with epoch-tagged acknowledgements. Everything durable is
+a trait, so a reloaded view shows the same state.
+
+Nothing from the browser can raise out of a comm handler: a refused trait value or message shows its
+reason in the status line, the trait goes back to its last good value, and the stream keeps running.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
-import json
 import logging
+import math
 import threading
 import time
 import warnings
@@ -27,65 +32,29 @@ from ..backends.base import Backend
 from ..engine.stream import Frame
 from ..engine.trace import Trace
 from ..runtime.session import EncodedFrame, Session, SessionStatus
-from ..scene import Background, Region, Scene, SceneError
-from .protocol import PROTOCOL_VERSION, FrameMessage, ProtocolError, WelcomeMessage, decode_labels, encode_labels, parse_client_message
+from ..scene import Background, Scene, SceneError
+from .palette import (DEFAULT_BACKGROUND, DEFAULT_BRUSHES, PaletteError, make_brush, painted_without_prompt,
+                      palette_from_json, palette_to_json, scene_from_labels, validate_background, validate_brushes)
+from .protocol import (GUIDANCE_LIMITS, PROTOCOL_VERSION, FrameMessage, ProtocolError, WelcomeMessage,
+                       decode_labels, encode_labels, parse_client_message)
 
 log = logging.getLogger(__name__)
 
 STATIC = resources.files("semanticdraw_widgets") / "widgets" / "static"
-BRUSH_KEYS = ("name", "color", "prompt", "negative_prompt", "prompt_strength", "mask_strength", "mask_blur", "visible")
-
-
-def make_brush(name: str, color: str, prompt: str, **options: Any) -> dict[str, Any]:
-    """A brush with the defaults a new brush gets in the front end."""
-    brush = {"name": name, "color": color, "prompt": prompt, "negative_prompt": "", "prompt_strength": 1.0,
-             "mask_strength": 1.0, "mask_blur": 0.0, "visible": True}
-    brush.update(options)
-    return brush
-
-
-DEFAULT_BRUSHES = [
-    make_brush("bricks", "#d9503f", "red bricks"),
-    make_brush("grass", "#3fae4a", "green grass"),
-    make_brush("sun", "#f2c230", "yellow sun", mask_blur=8.0),
-    make_brush("water", "#2d6fd6", "blue water with waves"),
-]
-DEFAULT_BACKGROUND = {"prompt": "blue sky with white clouds", "negative_prompt": ""}
 SNAPSHOT_INTERVAL = 1.0  # seconds between snapshot trait updates while streaming
 STATUS_INTERVAL = 0.25  # seconds between status updates that only move the counters
+# An uploaded photo may be far larger than the canvas (a phone photo on a 512x512 canvas), but not unbounded:
+# the header is checked against this before a pixel is decoded.
+MAX_PHOTO_PIXELS = 64_000_000
+MAX_PHOTO_BYTES = 64 * 2**20
 
-
-class PaletteError(ValueError):
-    """A palette (brushes + background) that cannot be used; the message says which field."""
-
-
-def validate_palette(data: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Check a palette dict {"background": {...}, "brushes": [...]}; returns normalised copies."""
-    if not isinstance(data, dict) or not isinstance(data.get("brushes"), list):
-        raise PaletteError('a palette is a JSON object with a "brushes" list (and an optional "background")')
-    brushes = []
-    for i, raw in enumerate(data["brushes"]):
-        if not isinstance(raw, dict) or not isinstance(raw.get("prompt", ""), str):
-            raise PaletteError(f"brushes[{i}] must be an object with a text prompt")
-        unknown = set(raw) - set(BRUSH_KEYS)
-        if unknown:
-            raise PaletteError(f"brushes[{i}] has unknown keys {sorted(unknown)}; allowed: {', '.join(BRUSH_KEYS)}")
-        brush = make_brush(str(raw.get("name", f"brush {i + 1}")), str(raw.get("color", "#888888")),
-                           raw.get("prompt", ""), **{k: raw[k] for k in BRUSH_KEYS[3:] if k in raw})
-        brushes.append(brush)
-    if len(brushes) > 254:
-        raise PaletteError(f"at most 254 brushes fit the label map, got {len(brushes)}")
-    background = data.get("background", {})
-    if not isinstance(background, dict):
-        raise PaletteError('"background" must be an object {"prompt": ..., "negative_prompt": ...}')
-    return brushes, {"prompt": str(background.get("prompt", "")),
-                     "negative_prompt": str(background.get("negative_prompt", ""))}
+__all__ = ["PaletteError", "SemanticDrawCanvas", "make_brush", "snapshot_image"]
 
 
 class SemanticDrawCanvas(anywidget.AnyWidget):
     """Draw with semantic brushes; a few-step diffusion model renders the regions live.
 
-    canvas = SemanticDrawCanvas(backend, width=512, height=512); display(canvas); canvas.start()
+    canvas = SemanticDrawCanvas(backend, width=512, height=512); canvas.start(); canvas  # display it
     """
 
     _esm = STATIC / "widget.js"
@@ -101,64 +70,149 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     steps = traitlets.Int(4).tag(sync=True)
     guidance = traitlets.Float(1.0).tag(sync=True)
     playing = traitlets.Bool(True).tag(sync=True)
-    status = traitlets.Dict({"state": "stopped", "fps": 0.0, "tick": 0, "error": None}).tag(sync=True)
+    status = traitlets.Dict({"state": "stopped", "fps": 0.0, "tick": 0, "error": None, "epoch": 0,
+                             "warning": None}).tag(sync=True)
     snapshot = CByteMemoryView(b"").tag(sync=True)
     snapshot_mime = traitlets.Unicode("image/jpeg").tag(sync=True)
     protocol_version = traitlets.Int(PROTOCOL_VERSION).tag(sync=True)
 
     def __init__(self, backend: Backend, width: int = 512, height: int = 512, *, seed: int = 0, steps: int = 4,
-                 brushes: list[dict[str, Any]] | None = None, background: dict[str, str] | None = None,
-                 max_in_flight: int = 6, trace: bool = False, **kwargs: Any) -> None:
-        Scene(width=width, height=height, background=Background(prompt="x"))  # validates the size early
-        super().__init__(width=width, height=height, seed=seed, steps=steps,
-                         brushes=[dict(b) for b in (brushes or DEFAULT_BRUSHES)],
-                         background=dict(background or DEFAULT_BACKGROUND), **kwargs)
+                 guidance: float = 1.0, brushes: list[dict[str, Any]] | None = None,
+                 background: dict[str, str] | None = None, max_in_flight: int = 6, trace: bool = False,
+                 **kwargs: Any) -> None:
+        if not hasattr(backend, "make_schedule"):
+            raise TypeError(f"SemanticDrawCanvas needs a backend from sdw.load_backend(...), got {type(backend).__name__}")
+        Scene(width=width, height=height, seed=seed, background=Background(prompt="x"))  # checks size and seed
+        self._writing_status = False
+        self._reverting = False
+        self._notice: str | None = None  # why the last input was refused, shown until an input is accepted
+        self._decoded_labels: tuple[Any, np.ndarray] = (None, np.zeros((height, width), np.uint8))
+        super().__init__(width=width, height=height, seed=seed, steps=steps, guidance=guidance,
+                         brushes=validate_brushes(DEFAULT_BRUSHES if brushes is None else brushes),
+                         background=validate_background(DEFAULT_BACKGROUND if background is None else background),
+                         **kwargs)
         self.backend = backend
+        self._fixed_sizes = {"width": width, "height": height}
         self.max_in_flight = max_in_flight
         self.record_trace = trace
         self._session: Session | None = None
         self._sink_id: int | None = None
-        self._lock = threading.RLock()
+        self._want_running = False
+        self._lock = threading.RLock()  # session lifecycle only: comm handlers and cells may race on it
         self._last_snapshot = 0.0
         self._last_status = 0.0
         self._last_encoded: EncodedFrame | None = None
+        self._good_settings = {"steps": self.steps, "guidance": self.guidance}
+        self._photo: tuple[bytes, Image.Image | None] = (b"", None)  # digest of the upload -> the fitted photo
         self.on_msg(self._handle_message)
-        self.observe(self._on_scene_trait, names=["brushes", "background", "background_image", "labels", "seed",
-                                                  "width", "height"])
+        self.observe(self._on_scene_trait, names=["brushes", "background", "background_image", "labels", "seed"])
         self.observe(self._on_sampler_trait, names=["steps", "guidance"])
         self.observe(self._on_playing, names=["playing"])
 
-    # -- public API --------------------------------------------------------------------------
+    # -- trait validation: the same rules for Python code and the browser ------------------------------
+    @traitlets.validate("status")
+    def _only_the_kernel_writes_status(self, proposal: dict[str, Any]) -> dict[str, Any]:
+        if not self._writing_status:
+            raise traitlets.TraitError("status is read-only: it reports the stream")
+        return proposal["value"]
+
+    @traitlets.validate("brushes")
+    def _valid_brushes(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            return validate_brushes(proposal["value"])
+        except PaletteError as error:
+            raise traitlets.TraitError(str(error)) from None
+
+    @traitlets.validate("background")
+    def _valid_background(self, proposal: dict[str, Any]) -> dict[str, str]:
+        try:
+            return validate_background(proposal["value"])
+        except PaletteError as error:
+            raise traitlets.TraitError(str(error)) from None
+
+    @traitlets.validate("seed")
+    def _valid_seed(self, proposal: dict[str, Any]) -> int:
+        seed = proposal["value"]
+        if not 0 <= seed < 2**63:
+            raise traitlets.TraitError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed}")
+        return seed
+
+    @traitlets.validate("guidance")
+    def _valid_guidance(self, proposal: dict[str, Any]) -> float:
+        value = proposal["value"]
+        low, high = GUIDANCE_LIMITS
+        if not math.isfinite(value) or not low <= value <= high:
+            raise traitlets.TraitError(f"guidance must be a number from {low:g} to {high:g}, got {value}")
+        return value
+
+    @traitlets.validate("steps")
+    def _valid_steps(self, proposal: dict[str, Any]) -> int:
+        if proposal["value"] < 1:
+            raise traitlets.TraitError(f"steps must be at least 1, got {proposal['value']}")
+        return proposal["value"]  # the sampler's upper limit is checked when the stream applies it
+
+    @traitlets.validate("width", "height")
+    def _fixed_size(self, proposal: dict[str, Any]) -> int:
+        name = proposal["trait"].name
+        fixed = getattr(self, "_fixed_sizes", None)  # (not getattr(self, name): a held change already holds the new one)
+        if fixed is not None and proposal["value"] != fixed[name]:
+            raise traitlets.TraitError(f"{name} is fixed once the canvas exists: make a new SemanticDrawCanvas")
+        return proposal["value"]
+
+    @traitlets.validate("labels")
+    def _valid_labels(self, proposal: dict[str, Any]) -> Any:
+        data = proposal["value"]
+        try:  # bounded by the canvas size before anything is inflated; decoded once, kept for label_map
+            labels = decode_labels(data, self.width, self.height, max_label=len(self.brushes))
+        except ProtocolError as error:
+            raise traitlets.TraitError(str(error)) from None
+        self._decoded_labels = (data, labels)
+        return data
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        """Trait values from the browser: a refused one shows in the status line and the view is corrected."""
+        try:
+            super().set_state(sync_data)  # together, so that brushes and labels are checked against each other
+            return
+        except Exception:  # find the refused value(s): apply one at a time, keep the good ones
+            pass
+        for name, value in sync_data.items():
+            try:
+                super().set_state({name: value})
+            except Exception as error:  # TraitError, TypeError...: never out of the comm handler
+                self._show_error(f"refused {name} from the browser: {_reason(error)}")
+                if name in self.keys:
+                    self.send_state(name)  # the view shows the value the kernel kept
+
+    # -- public API -------------------------------------------------------------------------------
     @property
     def scene(self) -> Scene:
         """The Scene the canvas describes now (raises SceneError when there is nothing to draw)."""
-        label_map = decode_labels(self.labels, self.width, self.height)
-        regions = []
-        for index, brush in enumerate(self.brushes, start=1):
-            mask = label_map == index
-            if not brush.get("visible", True) or not brush.get("prompt", "").strip() or not mask.any():
-                continue
-            regions.append(Region(prompt=brush["prompt"], mask=mask,
-                                  negative_prompt=brush.get("negative_prompt", ""),
-                                  prompt_strength=float(brush.get("prompt_strength", 1.0)),
-                                  mask_strength=float(brush.get("mask_strength", 1.0)),
-                                  mask_blur=float(brush.get("mask_blur", 0.0))))
-        background = Background(prompt=self.background.get("prompt", ""),
-                                negative_prompt=self.background.get("negative_prompt", ""),
-                                image=self._background_pixels())
-        return Scene(width=self.width, height=self.height, seed=self.seed, background=background, regions=regions)
+        return scene_from_labels(self.label_map, self.brushes, self.background, seed=self.seed,
+                                 background_image=self._background_pixels())
 
-    def _background_pixels(self) -> Image.Image | None:
-        """The uploaded background photo, cropped and scaled to the canvas (None when there is none)."""
-        data = bytes(self.background_image)
-        if not data:
-            return None
-        try:
-            image = Image.open(io.BytesIO(data))
-            image.load()
-        except Exception as error:  # Pillow raises several types for truncated or unknown files
-            raise SceneError(f"background image could not be read ({error}); upload a PNG or JPEG") from None
-        return ImageOps.fit(image.convert("RGB"), (self.width, self.height), Image.Resampling.BICUBIC)
+    @property
+    def label_map(self) -> np.ndarray:
+        """(H, W) uint8: 0 background, i = brushes[i - 1]."""
+        data, labels = self._decoded_labels
+        if data is not self.labels:
+            labels = decode_labels(self.labels, self.width, self.height, max_label=len(self.brushes))
+        if labels.size and int(labels.max()) > len(self.brushes):
+            raise PaletteError(f"the label map uses label {int(labels.max())}, but there are only "
+                               f"{len(self.brushes)} brushes")
+        return labels
+
+    @label_map.setter
+    def label_map(self, labels: np.ndarray) -> None:
+        labels = np.asarray(labels)
+        if labels.shape != (self.height, self.width):
+            raise ValueError(f"label map must be ({self.height}, {self.width}), got {labels.shape}")
+        if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == bool):
+            raise ValueError(f"label map must hold integer labels, got dtype {labels.dtype}")
+        if labels.size and (int(labels.min()) < 0 or int(labels.max()) > len(self.brushes)):
+            raise ValueError(f"label {int(labels.max())} has no brush (there are {len(self.brushes)}); "
+                             f"use 0 for background and 1..{len(self.brushes)}")
+        self.labels = encode_labels(labels.astype(np.uint8))
 
     def set_background_image(self, image: Image.Image | str | Path | None) -> None:
         """Inpaint into a photo (a PIL image or a file path); None removes it."""
@@ -166,24 +220,10 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
             self.background_image = b""
             return
         if not isinstance(image, Image.Image):
-            image = Image.open(image)
+            image = _open_photo(Path(image).read_bytes())
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, format="PNG")
         self.background_image = buffer.getvalue()
-
-    @property
-    def label_map(self) -> np.ndarray:
-        """(H, W) uint8: 0 background, i = brushes[i - 1]."""
-        return decode_labels(self.labels, self.width, self.height)
-
-    @label_map.setter
-    def label_map(self, labels: np.ndarray) -> None:
-        labels = np.asarray(labels)
-        if labels.shape != (self.height, self.width):
-            raise ValueError(f"label map must be ({self.height}, {self.width}), got {labels.shape}")
-        if labels.size and int(labels.max()) > len(self.brushes):
-            raise ValueError(f"label {int(labels.max())} has no brush (there are {len(self.brushes)})")
-        self.labels = encode_labels(labels.astype(np.uint8))
 
     @property
     def image(self) -> Image.Image | None:
@@ -200,39 +240,50 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     def session(self) -> Session | None:
         return self._session
 
+    @property
+    def running(self) -> bool:
+        return self._session is not None and self._session.running
+
     def start(self) -> None:
-        """Start streaming (returns at once). Errors show in the status line."""
+        """Start streaming (returns at once). Errors show in the status line; a later fix starts it then."""
         with self._lock:
-            if self._session is not None and self._session.running:
+            self._want_running = True
+            if self.running:
                 return
             scene = self._scene_or_error()
             if scene is None:
                 return
-            self._session = Session(self.backend, scene, self.steps, max_in_flight=self.max_in_flight,
-                                    guidance_scale=self.guidance, trace_ticks=self.steps if self.record_trace else 0)
+            try:
+                session = Session(self.backend, scene, self._good_settings["steps"], max_in_flight=self.max_in_flight,
+                                  guidance_scale=self._good_settings["guidance"],
+                                  trace_ticks=self._good_settings["steps"] if self.record_trace else 0)
+            except (ValueError, TypeError) as error:  # e.g. steps the sampler refuses
+                self._show_error(str(error))
+                return
             if not self.playing:
-                self._session.pause()
-            self._sink_id = self._session.add_sink(self._send_frame)
-            self._session.add_status_listener(self._on_status)
-            self._session.start()
+                session.pause()
+            self._session = session
+            self._last_encoded = None
+            session.add_status_listener(self._on_status)
+            self._sink_id = session.add_sink(self._send_frame)
+            session.start()
 
     def stop(self) -> None:
+        """Stop streaming; the last picture stays. Safe to call twice."""
         with self._lock:
-            session, self._session = self._session, None
+            self._want_running = False
+            session = self._session
         if session is not None:
             session.stop()
-        self.status = {**self.status, "state": "stopped"}
+        else:
+            self._write_status(state="stopped")
 
     async def next_frame(self, timeout: float | None = None) -> Frame:
-        if self._session is None:
-            raise RuntimeError("the canvas is not streaming: call canvas.start() first")
-        return await self._session.next_frame(timeout)
+        return await self._live_session().next_frame(timeout)
 
     async def settled(self, timeout: float | None = None) -> Frame:
-        """Await the finished picture of what is drawn now (at once when the stream is idle)."""
-        if self._session is None:
-            raise RuntimeError("the canvas is not streaming: call canvas.start() first")
-        return await self._session.settled(timeout)
+        """Await the finished picture of what is drawn now (at once when it is already showing)."""
+        return await self._live_session().settled(timeout)
 
     def export_png(self, path: str | Path) -> Path:
         """Save the newest picture as PNG."""
@@ -245,34 +296,75 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
 
     def export_palette(self) -> str:
         """The brushes and background as JSON (a palette file)."""
-        return json.dumps({"format": "semanticdraw-palette", "version": 1, "background": self.background,
-                           "brushes": self.brushes}, indent=2)
+        return palette_to_json(self.brushes, self.background)
 
     def import_palette(self, text: str) -> None:
-        """Replace brushes and background from palette JSON; a bad palette changes nothing."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise PaletteError(f"palette is not valid JSON: {error}") from None
-        brushes, background = validate_palette(data)
+        """Replace brushes and background from palette JSON; all or nothing: a bad palette changes nothing.
+
+        Strokes painted with brushes the new palette lacks are erased.
+        """
+        brushes, background = palette_from_json(text)
+        labels = self.label_map
         with self.hold_sync():
+            if labels.size and int(labels.max()) > len(brushes):
+                self.labels = encode_labels(np.where(labels > len(brushes), 0, labels).astype(np.uint8))
             self.brushes = brushes
             self.background = background
 
-    # -- traits -> session -----------------------------------------------------------------------
+    # -- traits -> session ---------------------------------------------------------------------------
     def _on_scene_trait(self, change: dict[str, Any]) -> None:
-        scene = self._scene_or_error() if self._session is not None else None
-        if scene is not None and self._session is not None:
+        if not self._want_running:
+            return
+        scene = self._scene_or_error()
+        if scene is None:
+            return
+        self._clear_notice()
+        if not self.running:
+            self.start()  # it failed to start before (say, an empty background prompt): now it can
+        elif self._session is not None:
             self._session.update(scene)
 
     def _on_sampler_trait(self, change: dict[str, Any]) -> None:
-        if self._session is not None:  # steps and guidance shape the stream: start a new one
-            self.stop()
-            self.start()
+        key = change["name"]
+        if self._reverting:
+            return
+        if self._session is None or not self.running:
+            self._good_settings[key] = change["new"]
+            return
+        settings = {"steps": change["new"]} if key == "steps" else {"guidance_scale": change["new"]}
+        try:
+            reply = self._session.reconfigure(**settings)
+        except ValueError as error:
+            self._refuse_setting(key, str(error))
+            return
+        reply.add_done_callback(lambda done: self._setting_applied(key, change["new"], done))
+
+    def _setting_applied(self, key: str, value: Any, done: Any) -> None:
+        error = done.exception()
+        if error is None:
+            self._good_settings[key] = value
+            self._clear_notice()
+        else:
+            self._refuse_setting(key, str(error))
+
+    def _refuse_setting(self, key: str, reason: str) -> None:
+        good = self._good_settings[key]
+        self._show_error(f"{key} {getattr(self, key)!r} refused ({reason}); kept {good!r}")
+        if getattr(self, key) != good:
+            self._reverting = True  # the stream still runs the good value: nothing to reconfigure
+            try:
+                setattr(self, key, good)
+            finally:
+                self._reverting = False
 
     def _on_playing(self, change: dict[str, Any]) -> None:
-        if self._session is not None:
-            self._session.resume() if change["new"] else self._session.pause()
+        if change["new"]:
+            if not self.running:
+                self.start()  # play on a stopped canvas starts it
+            elif self._session is not None:
+                self._session.resume()
+        elif self._session is not None:
+            self._session.pause()
 
     def _on_status(self, status: SessionStatus) -> None:
         # State and error changes sync at once; fps/tick counters at most STATUS_INTERVAL apart, so a
@@ -283,26 +375,81 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
                 and now - self._last_status < STATUS_INTERVAL:
             return
         self._last_status = now
-        self.status = {"state": status.state, "fps": status.fps, "tick": status.tick, "error": status.error}
+        self._write_status(state=status.state, fps=status.fps, tick=status.tick, error=status.error or self._notice,
+                           epoch=status.epoch, warning=self._warning())
+
+    def _warning(self) -> str | None:
+        """What the user should know although nothing failed: prompt-less brushes, words the model ignores."""
+        notes = []
+        try:
+            labels = self.label_map
+        except ProtocolError:
+            labels = np.zeros(0, np.uint8)
+        for name in painted_without_prompt(labels, self.brushes):
+            notes.append(f"brush {name!r} has no prompt, so its strokes paint nothing yet")
+        unknown_words = getattr(self.backend, "unknown_words", None)
+        if callable(unknown_words):
+            texts = [self.background["prompt"]] + [b["prompt"] for b in self.brushes if b["visible"]]
+            ignored = sorted({word for text in texts for word in unknown_words(text)})
+            if ignored:
+                notes.append(f"the model ignores: {', '.join(ignored)}")
+        return "; ".join(notes) or None
+
+    def _write_status(self, **changes: Any) -> None:
+        self._writing_status = True
+        try:
+            self.status = {**self.status, **changes}
+        finally:
+            self._writing_status = False
 
     def _scene_or_error(self) -> Scene | None:
         """The current Scene, or None after showing why there is none in the status line."""
         try:
             return self.scene
-        except (SceneError, ProtocolError) as error:
+        except (SceneError, ProtocolError, PaletteError) as error:
             self._show_error(str(error))
             return None
 
     def _show_error(self, message: str) -> None:
-        self.status = {**self.status, "state": "error", "error": message}
-        self.send({"kind": "error", "message": message})
+        """A refused input: the reason goes to the status line (until the next accepted change); the state
+        stays what the stream is doing."""
+        self._notice = message
+        self._write_status(error=message)
+        try:
+            self.send({"kind": "error", "message": message})
+        except Exception:  # no front end connected (a script, or the comm is closed): the status trait has it
+            log.debug("semanticdraw: could not send an error message", exc_info=True)
 
-    # -- frames --------------------------------------------------------------------------------
+    def _clear_notice(self) -> None:
+        if self._notice is not None:
+            self._notice = None
+            session_error = self._session.status.error if self._session is not None and self.running else None
+            self._write_status(error=session_error)
+
+    def _live_session(self) -> Session:
+        if self._session is None or not self.running:
+            raise RuntimeError("the canvas is not streaming: call canvas.start() first"
+                               + (f" ({self.status['error']})" if self.status.get("error") else ""))
+        return self._session
+
+    # -- the uploaded photo ----------------------------------------------------------------------------
+    def _background_pixels(self) -> Image.Image | None:
+        """The uploaded photo, cropped and scaled to the canvas; decoded once per upload, not per stroke."""
+        data = self.background_image
+        if not len(data):
+            return None
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        if self._photo[0] != digest:
+            photo = _open_photo(bytes(data), (self.width, self.height))
+            self._photo = (digest, ImageOps.fit(photo, (self.width, self.height), Image.Resampling.BICUBIC))
+        return self._photo[1]
+
+    # -- frames ----------------------------------------------------------------------------------------
     def _send_frame(self, encoded: EncodedFrame) -> None:
         self._last_encoded = encoded
-        message = FrameMessage(kind="frame", epoch=encoded.epoch, seq=encoded.seq, mime=encoded.mime, width=encoded.width,
-                               height=encoded.height, settled=encoded.settled, tick=encoded.frame.index,
-                               step=encoded.frame.step)
+        message = FrameMessage(kind="frame", epoch=encoded.epoch, seq=encoded.seq, mime=encoded.mime,
+                               width=encoded.width, height=encoded.height, settled=encoded.settled,
+                               tick=encoded.frame.index, step=encoded.frame.step)
         self.send(dict(message), buffers=[encoded.data])
         now = time.monotonic()
         if encoded.settled or now - self._last_snapshot >= SNAPSHOT_INTERVAL:
@@ -313,26 +460,65 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
 
     def _handle_message(self, widget: Any, content: Any, buffers: list[Any]) -> None:
         try:
-            message = parse_client_message(content, buffers)
+            self._dispatch(parse_client_message(content, buffers))
         except ProtocolError as error:
             warnings.warn(f"semanticdraw: ignored a message from the front end: {error}", RuntimeWarning,
                           stacklevel=2)
             self._show_error(f"ignored a bad message from the browser: {error}")
-            return
+        except Exception as error:  # nothing raises out of a comm handler
+            log.exception("semanticdraw: a message from the browser failed")
+            self._show_error(f"a message from the browser failed: {_reason(error)}")
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
         session = self._session
-        if message["kind"] == "ack" and session is not None and self._sink_id is not None:
-            if message["epoch"] == session.epoch:  # an ack for an earlier stream's frames releases nothing
-                session.ack(self._sink_id, message["seq"])
-        elif message["kind"] == "command" and session is not None:
-            session.step()
+        if message["kind"] == "ack":
+            if session is not None and self._sink_id is not None:
+                session.ack(self._sink_id, message["seq"], epoch=message["epoch"])
+        elif message["kind"] == "command":
+            if session is None or not self.running:
+                self._show_error("press play first: the canvas is not streaming")
+            else:
+                session.step()
         elif message["kind"] == "hello":
-            self.send(dict(WelcomeMessage(kind="welcome", version=PROTOCOL_VERSION,
-                                          epoch=session.epoch if session is not None else 0)))
-            if self._last_encoded is not None:
+            epoch = session.epoch if session is not None and self.running else 0
+            self.send(dict(WelcomeMessage(kind="welcome", version=PROTOCOL_VERSION, epoch=epoch)))
+            if self._last_encoded is not None and epoch:
                 self._send_frame(self._last_encoded)
+
+
+def _open_photo(data: bytes, target: tuple[int, int] | None = None) -> Image.Image:
+    """Decode an uploaded photo with its size checked from the header first (a bomb costs nothing)."""
+    if len(data) > MAX_PHOTO_BYTES:
+        raise SceneError(f"background image is {len(data) / 2**20:.0f} MB; upload one under "
+                         f"{MAX_PHOTO_BYTES // 2**20} MB", field="background.image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > MAX_PHOTO_PIXELS:
+                raise SceneError(f"background image is {width}x{height} pixels; upload one under "
+                                 f"{MAX_PHOTO_PIXELS // 1_000_000} megapixels", field="background.image")
+            if target is not None:
+                image.draft("RGB", (target[0] * 2, target[1] * 2))  # JPEG: decode at a fraction of the size
+            image = ImageOps.exif_transpose(image.convert("RGB"))
+    except SceneError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise SceneError(f"background image is too large; upload one under {MAX_PHOTO_PIXELS // 1_000_000} "
+                         f"megapixels", field="background.image") from None
+    except Exception as error:  # Pillow raises several types for truncated, unknown or oversized files
+        raise SceneError(f"background image could not be read ({_reason(error)}); upload a PNG or JPEG",
+                         field="background.image") from None
+    return image
+
+
+def _reason(error: BaseException) -> str:
+    return str(error) or type(error).__name__
 
 
 def snapshot_image(canvas: SemanticDrawCanvas) -> Image.Image | None:
     """Decode the snapshot trait (what a reopened notebook shows)."""
     data = bytes(canvas.snapshot)
     return Image.open(io.BytesIO(data)).convert("RGB") if data else None
+
