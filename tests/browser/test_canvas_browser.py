@@ -58,6 +58,47 @@ def browser():
         browser.close()
 
 
+def open_page(browser, bridge):
+    """A page serving the bundle, the harness and the fake model, with `bridge` as window.py_bridge."""
+    page = browser.new_page(viewport={"width": 900, "height": 700})
+    files = {"/widget.js": (STATIC / "widget.js").read_bytes(), "/widget.css": (STATIC / "widget.css").read_bytes(),
+             "/fake_model.js": (HERE / "fake_model.js").read_bytes(), "/": HARNESS.encode()}
+    types = {".js": "text/javascript", ".css": "text/css"}
+
+    def serve(route):
+        path = "/" + route.request.url.split("/", 3)[3].split("#")[0]
+        body = files.get(path)
+        if body is None:
+            return route.abort()
+        route.fulfill(body=body, content_type=types.get(Path(path).suffix, "text/html"))
+
+    page.route("http://widget.test/**", serve)
+    page.expose_function("py_bridge", bridge)
+    return page
+
+
+def test_a_saved_view_without_a_kernel_never_looks_live(browser, toy):
+    """A reopened notebook replays saved widget state (here: a status that says idle) with no kernel behind it."""
+    widget = sdw.SemanticDrawCanvas(toy, width=SIZE, height=SIZE, steps=2)
+    state = initial_state(widget)
+    state["status"] = {**state["status"], "state": "idle", "tick": 40}  # what the notebook saved
+    page = open_page(browser, lambda message: None)  # nobody answers: no welcome ever comes
+    page.goto("http://widget.test/#" + json.dumps(state).replace("#", "%23"))
+    page.wait_for_function("window.ready === true")
+    assert page.locator(".sdw-status-text").inner_text() == "connecting…"
+    page.wait_for_selector(".sdw-status[data-connection='disconnected']", timeout=60_000)
+    text = page.locator(".sdw-status-text").inner_text()
+    assert text.startswith("disconnected: no kernel is running this widget") and "idle" not in text
+    # ipywidgets marks a view whose comm is dead with a class: the view says so at once
+    text = page.evaluate("""async () => { window.cleanup(); const root = document.getElementById('root');
+        root.classList.add('jupyter-widgets-disconnected');
+        const widget = (await import('/widget.js')).default;
+        widget.render({ model: window.model, el: root });
+        return root.querySelector('.sdw-status-text').textContent; }""")
+    assert text.startswith("disconnected")
+    page.close()
+
+
 def test_draw_a_stroke_and_see_the_picture(browser, toy, tmp_path):
     widget = sdw.SemanticDrawCanvas(toy, width=SIZE, height=SIZE, steps=2)
     outbox = []  # the widget's custom messages, pushed into the page from this thread
@@ -75,20 +116,7 @@ def test_draw_a_stroke_and_see_the_picture(browser, toy, tmp_path):
             widget._handle_custom_msg(message["content"], [memoryview(base64.b64decode(b)) for b in message["buffers"]])
         received.append(message)
 
-    page = browser.new_page(viewport={"width": 900, "height": 700})
-    files = {"/widget.js": (STATIC / "widget.js").read_bytes(), "/widget.css": (STATIC / "widget.css").read_bytes(),
-             "/fake_model.js": (HERE / "fake_model.js").read_bytes(), "/": HARNESS.encode()}
-    types = {".js": "text/javascript", ".css": "text/css"}
-
-    def serve(route):
-        path = "/" + route.request.url.split("/", 3)[3].split("#")[0]
-        body = files.get(path)
-        if body is None:
-            return route.abort()
-        route.fulfill(body=body, content_type=types.get(Path(path).suffix, "text/html"))
-
-    page.route("http://widget.test/**", serve)
-    page.expose_function("py_bridge", bridge)
+    page = open_page(browser, bridge)
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto("http://widget.test/#" + json.dumps(initial_state(widget)).replace("#", "%23"))
