@@ -47,6 +47,7 @@ STATUS_INTERVAL = 0.25  # seconds between status updates that only move the coun
 # the header is checked against this before a pixel is decoded.
 MAX_PHOTO_PIXELS = 64_000_000
 MAX_PHOTO_BYTES = 64 * 2**20
+MAX_STREAM_STEPS = 50
 
 __all__ = ["PaletteError", "SemanticDrawCanvas", "make_brush", "snapshot_image"]
 
@@ -147,9 +148,10 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
 
     @traitlets.validate("steps")
     def _valid_steps(self, proposal: dict[str, Any]) -> int:
-        if proposal["value"] < 1:
-            raise traitlets.TraitError(f"steps must be at least 1, got {proposal['value']}")
-        return proposal["value"]  # the sampler's upper limit is checked when the stream applies it
+        if not 1 <= proposal["value"] <= MAX_STREAM_STEPS:
+            raise traitlets.TraitError(f"steps must be from 1 to {MAX_STREAM_STEPS} in the canvas (a stream keeps one "
+                                       f"latent per step), got {proposal['value']}")
+        return proposal["value"]  # the sampler's own limit is checked when the stream applies it
 
     @traitlets.validate("width", "height")
     def _fixed_size(self, proposal: dict[str, Any]) -> int:

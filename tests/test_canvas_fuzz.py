@@ -1,0 +1,131 @@
+"""Property-based fuzz of the widget protocol: whatever the browser sends, nothing escapes a comm handler,
+the canvas's state stays valid, and a streaming canvas still works afterwards."""
+
+import asyncio
+import math
+import zlib
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import semanticdraw_widgets as sdw
+from semanticdraw_widgets.widgets.palette import validate_background, validate_brushes
+from semanticdraw_widgets.widgets.protocol import BRUSH_DEFAULTS, PROTOCOL_VERSION
+
+SIZE = 64
+EXAMPLES = 60
+MIN_OPERATIONS = 20  # so every run sends at least EXAMPLES * MIN_OPERATIONS = 1,200 messages
+
+json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
+                         st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30))
+json_values = st.recursive(json_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                                 st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+                           max_leaves=12)
+numbers = st.one_of(st.integers(-10, 2**64), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+                    st.text(max_size=5), st.none())
+
+custom_messages = st.one_of(
+    json_values,
+    st.fixed_dictionaries({"kind": st.just("ack"), "epoch": numbers, "seq": numbers}),
+    st.fixed_dictionaries({"kind": st.just("command"), "name": st.one_of(st.just("step"), st.text(max_size=8))}),
+    st.fixed_dictionaries({"kind": st.just("hello"), "version": st.one_of(st.just(PROTOCOL_VERSION), numbers)}),
+    st.fixed_dictionaries({"kind": st.text(max_size=10)}),
+)
+buffers = st.lists(st.binary(max_size=64).map(memoryview), max_size=2)
+
+brush_fields = {
+    "name": st.one_of(st.text(max_size=12), numbers),
+    "color": st.one_of(st.just("#12ab9f"), st.text(max_size=8), numbers),
+    "prompt": st.one_of(st.sampled_from(["red", "blue bricks", "", "green grass"]), numbers, st.text(max_size=20)),
+    "negative_prompt": st.one_of(st.just(""), st.text(max_size=10), numbers),
+    "prompt_strength": numbers, "mask_strength": numbers, "mask_blur": numbers,
+    "visible": st.one_of(st.booleans(), numbers),
+}
+brushes = st.lists(st.fixed_dictionaries({}, optional={**brush_fields, "promt": json_scalars}), max_size=5)
+
+
+def label_payloads():
+    def from_labels(values):
+        labels = np.array(values, np.uint8).repeat(SIZE * SIZE // len(values))[: SIZE * SIZE]
+        labels = np.pad(labels, (0, SIZE * SIZE - labels.size))
+        return zlib.compress(labels.tobytes())
+
+    return st.one_of(st.lists(st.integers(0, 6), min_size=1, max_size=8).map(from_labels), st.binary(max_size=40),
+                     st.integers(0, 3 * SIZE * SIZE).map(lambda n: zlib.compress(b"\x01" * n)), st.just(b""))
+
+
+trait_writes = st.one_of(
+    st.fixed_dictionaries({"brushes": brushes}),
+    st.fixed_dictionaries({"background": st.one_of(json_values, st.fixed_dictionaries(
+        {"prompt": st.one_of(st.sampled_from(["white", "", "sky"]), numbers), "negative_prompt": st.just("")}))}),
+    st.fixed_dictionaries({"labels": label_payloads().map(memoryview)}),
+    st.fixed_dictionaries({"background_image": st.binary(max_size=64).map(memoryview)}),
+    st.fixed_dictionaries({"seed": numbers}),
+    st.fixed_dictionaries({"steps": st.one_of(st.integers(-3, 12), numbers)}),
+    st.fixed_dictionaries({"guidance": numbers}),
+    st.fixed_dictionaries({"playing": st.one_of(st.booleans(), numbers)}),
+    st.fixed_dictionaries({"status": json_values}),
+    st.fixed_dictionaries({"width": numbers}),
+    st.dictionaries(st.sampled_from(["seed", "steps", "guidance", "brushes", "labels", "bogus"]), json_values,
+                    max_size=3),
+)
+operations = st.lists(st.one_of(st.tuples(st.just("message"), custom_messages, buffers),
+                                st.tuples(st.just("state"), trait_writes)),
+                      min_size=MIN_OPERATIONS, max_size=40)
+
+SENT = {"operations": 0}
+
+
+def make_canvas(toy):
+    canvas = sdw.SemanticDrawCanvas(toy, width=SIZE, height=SIZE, steps=2)
+    canvas.send = lambda content, buffers=None: None
+    return canvas
+
+
+def assert_valid(canvas):
+    assert validate_brushes(canvas.brushes) == canvas.brushes
+    assert validate_background(canvas.background) == canvas.background
+    assert (canvas.width, canvas.height) == (SIZE, SIZE)
+    assert set(canvas.status) >= {"state", "fps", "tick", "error", "epoch"}
+    assert 1 <= canvas.steps <= 50 and math.isfinite(canvas.guidance) and canvas.seed >= 0
+    assert canvas.label_map.shape == (SIZE, SIZE)
+
+
+def test_the_widget_survives_any_sequence_of_browser_messages(toy):
+    canvas = make_canvas(toy)
+    canvas.start()
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(operations)
+    def run(ops):
+        for op in ops:
+            SENT["operations"] += 1
+            if op[0] == "message":
+                canvas._handle_custom_msg(op[1], op[2])  # ProtocolError is reported with a warning, never raised
+            else:
+                canvas.set_state(op[1])
+            assert_valid(canvas)
+
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            run()
+        assert SENT["operations"] >= EXAMPLES * MIN_OPERATIONS
+        # ... and afterwards a user can still draw and get the right picture
+        canvas.set_state({"brushes": [dict(BRUSH_DEFAULTS, prompt="red")],
+                          "background": {"prompt": "white", "negative_prompt": ""}, "background_image": memoryview(b""),
+                          "playing": True, "steps": 2, "guidance": 1.0})
+        labels = np.zeros((SIZE, SIZE), np.uint8)
+        labels[:32, :32] = 1
+        canvas.set_state({"labels": memoryview(zlib.compress(labels.tobytes()))})
+        if not canvas.running:
+            canvas.start()
+        frame = asyncio.run(canvas.settled(timeout=120))
+        assert frame.scene == canvas.scene
+        assert np.array_equal(np.asarray(frame.image), np.asarray(sdw.generate(toy, canvas.scene, steps=2)))
+    finally:
+        canvas.stop()
