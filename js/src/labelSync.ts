@@ -41,8 +41,14 @@ export class LabelSync {
     this.clearTimer();
     this.lastSync = Date.now();
     const push = ++this.pushes;
-    const compressed = await this.compress(this.current());
-    if (push !== this.pushes) return; // a newer map is on its way
+    let compressed: Uint8Array;
+    try {
+      compressed = await this.compress(this.current());
+    } catch (error) {
+      if (push === this.pushes) console.warn(`[semanticdraw] could not compress the label map: ${error}`);
+      return; // the next change syncs again
+    }
+    if (push !== this.pushes) return; // a newer map is on its way, or the view is gone
     this.own = new DataView(compressed.buffer as ArrayBuffer, compressed.byteOffset, compressed.byteLength);
     this.publish(this.own);
   }

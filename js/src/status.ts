@@ -12,6 +12,9 @@ export const CONNECTING_TEXT = "connecting…";
 export const DISCONNECTED_TEXT = "disconnected: no kernel is running this widget — run the notebook's cells again";
 /** How long a view waits for the kernel's welcome before it says the kernel is gone. */
 export const WELCOME_TIMEOUT_MS = 6000;
+/** A live view that heard nothing from its kernel for this long asks again (a restarted kernel closes no
+ * comm in JupyterLab, so only silence tells that nobody is there any more). */
+export const HEARTBEAT_MS = 15000;
 /** ipywidgets puts this class on a view whose model has no live comm (jupyterlab-manager's DOMWidgetView). */
 export const DISCONNECTED_CLASS = "jupyter-widgets-disconnected";
 
@@ -58,6 +61,7 @@ export class StatusLine {
   private localError: string | null = null;
   private localWarning: string | null = null;
   private lastKernelState = "";
+  private lastHeard = Date.now();
 
   constructor(private readonly source: StatusSource, private readonly timeoutMs = WELCOME_TIMEOUT_MS) {
     this.element = el("div", { className: "sdw-status" }, this.text, this.errorText, this.warningText);
@@ -77,16 +81,22 @@ export class StatusLine {
       return;
     }
     if (this.connectionValue !== "live") this.setConnection("connecting");
-    this.timer = setTimeout(() => {
+    this.timer = setTimeout(() => { // alive() cancels this: nothing came from the kernel since the hello
       this.timer = null;
-      if (this.connectionValue !== "live") this.setConnection("disconnected");
+      this.setConnection("disconnected");
     }, this.timeoutMs);
   }
 
   /** Something arrived from the kernel (a welcome, a frame, a status change): it is alive. */
   alive(): void {
+    this.lastHeard = Date.now();
     this.clearTimer();
     this.setConnection("live");
+  }
+
+  /** Whether a live view has heard nothing for `HEARTBEAT_MS` and no welcome is awaited: time to say hello. */
+  heartbeatDue(): boolean {
+    return this.connectionValue === "live" && this.timer === null && Date.now() - this.lastHeard >= HEARTBEAT_MS;
   }
 
   /** The comm is known to be closed. */

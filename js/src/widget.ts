@@ -10,7 +10,7 @@ import { LabelSync } from "./labelSync";
 import { Palette } from "./palette";
 import { isServerMessage, MAX_BRUSHES, newBrush, PROTOCOL_VERSION, type BackgroundState, type Brush,
   type ClientMessage, type Model } from "./protocol";
-import { DISCONNECTED_CLASS, emptyPromptWarning, StatusLine } from "./status";
+import { DISCONNECTED_CLASS, emptyPromptWarning, HEARTBEAT_MS, StatusLine } from "./status";
 import { Toolbar } from "./toolbar";
 
 const STROKE_SYNC_MS = 100; // label-map syncs during a stroke: a stream needs one every `steps` ticks to keep going
@@ -239,9 +239,15 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
   ];
   for (const [event, handler] of handlers) model.on(event, handler);
   const hello = () => {
-    send({ kind: "hello", version: PROTOCOL_VERSION });
+    try {
+      send({ kind: "hello", version: PROTOCOL_VERSION });
+    } catch (error) { // a closed comm may throw
+      console.warn(`[semanticdraw] could not reach the kernel: ${error}`);
+      return status.lost();
+    }
     status.waitForWelcome();
   };
+  const heartbeat = setInterval(() => status.heartbeatDue() && hello(), HEARTBEAT_MS / 3);
   showSize();
   showSnapshot();
   showPhoto();
@@ -258,6 +264,7 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
     disposed = true;
     controller.abort();
     for (const [event, handler] of handlers) model.off(event as `change:${string}`, handler);
+    clearInterval(heartbeat);
     sync.dispose();
     status.dispose();
     frames.dispose();

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import * as widgetModule from "../src/widget";
 import { PROTOCOL_VERSION } from "../src/protocol";
-import { CONNECTING_TEXT, DISCONNECTED_TEXT, WELCOME_TIMEOUT_MS } from "../src/status";
+import { CONNECTING_TEXT, DISCONNECTED_TEXT, HEARTBEAT_MS, WELCOME_TIMEOUT_MS } from "../src/status";
 import { fakeModel } from "./fakeModel";
 
 const widget = widgetModule.default;
@@ -100,5 +100,38 @@ describe("widget", () => {
     expect($(".sdw-status-text").textContent).toBe("error");
     expect($(".sdw-error").textContent).toContain("tick failed: boom");
     expect($(".sdw-warning").textContent).toContain("ignored words: castle");
+  });
+});
+
+describe("widget liveness", () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] }));
+  afterEach(() => {
+    vi.useRealTimers();
+    document.body.replaceChildren();
+  });
+
+  it("a quiet live view says hello again, and a kernel that no longer answers (restarted) shows as disconnected", () => {
+    const { sent, $, kernel, cleanup } = mount();
+    const hellos = () => sent.filter((m) => (m as { kind: string }).kind === "hello").length;
+    // heartbeat checks run every HEARTBEAT_MS / 3 (5 s); times below are since the welcome
+    expect(HEARTBEAT_MS).toBe(15000);
+    kernel.message({ kind: "welcome", version: PROTOCOL_VERSION, epoch: 1 });
+    vi.advanceTimersByTime(14000);
+    kernel.update("status", { state: "idle", fps: 0, tick: 9, error: null, epoch: 1, warning: null }); // heard from
+    vi.advanceTimersByTime(15000); // t = 29 s: quiet for 15 s only now, after the check at 25 s
+    expect(hellos()).toBe(1);
+    vi.advanceTimersByTime(1000); // t = 30 s: the check finds it quiet
+    expect(hellos()).toBe(2);
+    vi.advanceTimersByTime(WELCOME_TIMEOUT_MS - 1);
+    expect($(".sdw-status-text").textContent).toMatch(/^idle/); // still live while the welcome may come
+    kernel.message({ kind: "welcome", version: PROTOCOL_VERSION, epoch: 1 }); // t = 36 s
+    vi.advanceTimersByTime(19001); // t = 55 s: quiet again; the kernel was restarted, nobody answers ...
+    expect(hellos()).toBe(3);
+    expect($(".sdw-status-text").textContent).toMatch(/^idle/);
+    vi.advanceTimersByTime(WELCOME_TIMEOUT_MS); // ... the welcome never comes
+    expect($(".sdw-status-text").textContent).toBe(DISCONNECTED_TEXT);
+    vi.advanceTimersByTime(10 * HEARTBEAT_MS);
+    expect(hellos()).toBe(3); // no hellos into the void
+    cleanup();
   });
 });
