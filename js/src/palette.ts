@@ -24,9 +24,9 @@ export function negativePlaceholder(guidance: number): string {
 }
 
 /** A text field committed on change (also on Enter: see the widget root's keydown handler). */
-function textField(placeholder: string, label: string, onCommit: (value: string) => void,
+function textField(className: string, placeholder: string, label: string, onCommit: (value: string) => void,
   signal: AbortSignal): HTMLInputElement {
-  const input = el("input", { type: "text", placeholder, maxLength: MAX_TEXT_LENGTH });
+  const input = el("input", { type: "text", className, placeholder, maxLength: MAX_TEXT_LENGTH });
   input.setAttribute("aria-label", label);
   input.addEventListener("change", () => onCommit(input.value), { signal });
   return input;
@@ -63,9 +63,9 @@ export class BrushRow {
     this.pick.addEventListener("change", () => actions.select(this.index + 1), { signal });
     this.color = el("input", { type: "color", title: "brush colour" });
     this.color.addEventListener("change", () => edit({ color: this.color.value }), { signal });
-    this.name = textField("name", "brush name", (name) => edit({ name }), signal);
-    this.prompt = textField("prompt", "brush prompt", (prompt) => edit({ prompt }), signal);
-    this.negative = textField(negativePlaceholder(actions.guidance()), "brush negative prompt",
+    this.name = textField("sdw-name", "name", "brush name", (name) => edit({ name }), signal);
+    this.prompt = textField("sdw-prompt", "prompt", "brush prompt", (prompt) => edit({ prompt }), signal);
+    this.negative = textField("sdw-negative", negativePlaceholder(actions.guidance()), "brush negative prompt",
       (negative_prompt) => edit({ negative_prompt }), signal);
     this.visible = el("input", { type: "checkbox", title: "visible" });
     this.visible.addEventListener("change", () => edit({ visible: this.visible.checked }), { signal });
@@ -117,9 +117,9 @@ export class Palette {
   private readonly group = `sdw-brush-${Math.random().toString(36).slice(2)}`; // radios of this view only
 
   constructor(private readonly actions: PaletteActions, signal: AbortSignal) {
-    this.backgroundPrompt = textField("background prompt", "background prompt",
+    this.backgroundPrompt = textField("sdw-prompt", "background prompt", "background prompt",
       (prompt) => actions.editBackground({ prompt }), signal);
-    this.backgroundNegative = textField("negative prompt (all regions)", "negative prompt for all regions",
+    this.backgroundNegative = textField("sdw-negative", "negative prompt (all regions)", "negative prompt for all regions",
       (negative_prompt) => actions.editBackground({ negative_prompt }), signal);
     this.backgroundRow = el("div", { className: "sdw-brush sdw-background" },
       el("strong", { textContent: "background" }), this.backgroundPrompt, this.backgroundNegative);
