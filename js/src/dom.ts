@@ -19,7 +19,9 @@ export function bytesOf(view: DataView | null | undefined): Uint8Array {
   return view ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : new Uint8Array();
 }
 
-/** Set an input's value unless the user is editing it (an echo must not clobber typing). */
+/** Set a control's value, except a text field the user is typing in (an echo must not clobber typing);
+ * a refused value the kernel puts back does show in a focused menu, slider or number field. */
 export function setValue(input: HTMLInputElement | HTMLSelectElement, value: string): void {
-  if (input.value !== value && document.activeElement !== input) input.value = value;
+  const typing = input instanceof HTMLInputElement && input.type === "text" && document.activeElement === input;
+  if (input.value !== value && !typing) input.value = value;
 }

@@ -135,3 +135,28 @@ describe("widget liveness", () => {
     cleanup();
   });
 });
+
+describe("widget controls follow the kernel", () => {
+  afterEach(() => document.body.replaceChildren());
+
+  it("a refused steps value the kernel puts back shows in the menu, even while it has focus", () => {
+    const { $, kernel, state } = mount();
+    const steps = $<HTMLSelectElement>("select[aria-label='steps']");
+    steps.focus();
+    steps.value = "8";
+    steps.dispatchEvent(new Event("change"));
+    expect(state.steps).toBe(8);
+    kernel.update("steps", 4); // the kernel refused 8 and kept 4
+    expect(steps.value).toBe("4");
+  });
+
+  it("an echo never clobbers a prompt the user is typing", () => {
+    const { $, kernel, state } = mount();
+    const prompt = $<HTMLInputElement>(".sdw-brush[data-label='1'] input.sdw-prompt");
+    prompt.focus();
+    prompt.value = "half typ";
+    kernel.update("brushes", state.brushes.map((b, i) => (i === 1 ? { ...b, name: "lawn" } : b)));
+    expect(prompt.value).toBe("half typ");
+    expect($<HTMLInputElement>(".sdw-brush[data-label='2'] input.sdw-name").value).toBe("lawn");
+  });
+});
