@@ -8,6 +8,7 @@ $SEMANTICDRAW_TEST_ARTIFACTS (or the test's tmp_path); they are not committed.
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -172,3 +173,30 @@ def test_notebook7_draw_and_undo_with_the_keyboard(playwright_browser, tmp_path)
     # Notebook 7.6 itself throws "Cannot read properties of undefined (reading 'schema')" from its settings
     # loading in notebook_core on every page load here, with an empty notebook too: not ours
     assert not [e for e in errors if "/static/notebook/notebook_core." not in e], errors
+
+
+def test_quickstart_run_all_leaves_a_live_canvas(playwright_browser, tmp_path):
+    """The first five minutes: "Run All" on the shipped quickstart, then draw: the picture follows the stroke."""
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "01_quickstart.ipynb"
+    shutil.copy(notebook, tmp_path / "quickstart.ipynb")
+    with jupyter_server(tmp_path, "lab") as base:
+        page = playwright_browser.new_page(viewport={"width": 1280, "height": 900})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(f"{error}\n{error.stack}"))
+        open_and_run_all(page, base, "quickstart.ipynb")
+        # every code cell ran (the last ones await the settled picture and export it)
+        page.wait_for_function("""() => { const cells = window.jupyterapp.shell.currentWidget.content.widgets;
+            return cells.every((c) => c.model.type !== 'code' || c.model.executionCount !== null)
+                && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'; }""",
+                               timeout=180_000)
+        assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.error']").count() == 0
+        page.wait_for_selector(".sdw-status[data-connection='live']", timeout=60_000)
+        canvas = page.wait_for_selector("canvas.sdw-draw", timeout=60_000)
+        canvas.scroll_into_view_if_needed()
+        draw_stroke(page, canvas.bounding_box(), 512, y=256.5, x0=64, x1=400)  # brush 1: red bricks
+        page.wait_for_function(pixel_is(230, 256, "r > g + 60"), timeout=60_000)
+        status = page.locator(".sdw-status")
+        assert status.get_attribute("data-state") in ("streaming", "idle"), status.inner_text()
+        page.screenshot(path=str(artifact_dir(tmp_path) / "quickstart-run-all.png"))
+        page.close()
+    assert not errors, errors
