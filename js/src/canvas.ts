@@ -24,20 +24,34 @@ export function parseHex(color: string): [number, number, number] {
   return Number.isNaN(value) ? [136, 136, 136] : [(value >> 16) & 255, (value >> 8) & 255, value & 255];
 }
 
-/** RGBA pixels of a label map: brush colours at `alpha`, background transparent. */
-export function renderLabels(labels: LabelMap, colors: (string | null)[], alpha = 200): Uint8ClampedArray<ArrayBuffer> {
-  const rgba = new Uint8ClampedArray(labels.width * labels.height * 4);
+export interface Rect { x: number; y: number; width: number; height: number }
+
+/** RGBA pixels of a label map (or of `rect` of it): brush colours at `alpha`, background transparent. */
+export function renderLabels(labels: LabelMap, colors: (string | null)[], alpha = 200,
+  rect: Rect = { x: 0, y: 0, width: labels.width, height: labels.height }): Uint8ClampedArray<ArrayBuffer> {
+  const rgba = new Uint8ClampedArray(rect.width * rect.height * 4);
   const table = colors.map((c) => (c === null ? null : parseHex(c)));
-  for (let i = 0; i < labels.data.length; i++) {
-    const label = labels.data[i];
-    const rgb = label > 0 ? table[label - 1] : null;
-    if (!rgb) continue;
-    rgba[i * 4] = rgb[0];
-    rgba[i * 4 + 1] = rgb[1];
-    rgba[i * 4 + 2] = rgb[2];
-    rgba[i * 4 + 3] = alpha;
+  let o = 0;
+  for (let y = rect.y; y < rect.y + rect.height; y++) {
+    for (let i = y * labels.width + rect.x, end = i + rect.width; i < end; i++, o += 4) {
+      const label = labels.data[i];
+      const rgb = label > 0 ? table[label - 1] : null;
+      if (!rgb) continue;
+      rgba[o] = rgb[0];
+      rgba[o + 1] = rgb[1];
+      rgba[o + 2] = rgb[2];
+      rgba[o + 3] = alpha;
+    }
   }
   return rgba;
+}
+
+/** The smallest rect holding both (null: nothing), clipped to width x height. */
+export function unionRect(a: Rect | null, b: Rect, width: number, height: number): Rect {
+  const x0 = Math.max(0, Math.min(a ? a.x : b.x, b.x)), y0 = Math.max(0, Math.min(a ? a.y : b.y, b.y));
+  const x1 = Math.min(width, Math.max(a ? a.x + a.width : 0, b.x + b.width));
+  const y1 = Math.min(height, Math.max(a ? a.y + a.height : 0, b.y + b.height));
+  return { x: x0, y: y0, width: Math.max(0, x1 - x0), height: Math.max(0, y1 - y0) };
 }
 
 /**
@@ -59,6 +73,7 @@ export class DrawingSurface {
   private drawing = false;
   private last: [number, number] | null = null;
   private frameRequested = false;
+  private dirty: Rect | null = null; // what a stroke changed since the last redraw (only that is repainted)
 
   constructor(
     public labels: LabelMap,
@@ -111,6 +126,7 @@ export class DrawingSurface {
     this.canvas.setPointerCapture?.(e.pointerId);
     this.last = [x, y];
     this.labels.disc(x, y, this.state.size(), this.paintLabel());
+    this.markDirty(x, y, x, y);
     this.scheduleRedraw();
     this.events.changed(false);
   }
@@ -122,6 +138,7 @@ export class DrawingSurface {
     for (const event of events.length ? events : [e]) {
       const [x, y] = this.point(event);
       this.labels.line(this.last[0], this.last[1], x, y, this.state.size(), this.paintLabel());
+      this.markDirty(this.last[0], this.last[1], x, y);
       this.last = [x, y];
     }
     this.scheduleRedraw();
@@ -133,8 +150,14 @@ export class DrawingSurface {
     this.move(e);
     this.drawing = false;
     this.last = null;
-    this.redraw();
     this.events.changed(true);
+  }
+
+  private markDirty(x0: number, y0: number, x1: number, y1: number): void {
+    const r = Math.ceil(this.state.size()) + 2;
+    const x = Math.floor(Math.min(x0, x1)) - r, y = Math.floor(Math.min(y0, y1)) - r;
+    const rect = { x, y, width: Math.ceil(Math.max(x0, x1)) + r - x, height: Math.ceil(Math.max(y0, y1)) + r - y };
+    this.dirty = unionRect(this.dirty, rect, this.labels.width, this.labels.height);
   }
 
   private scheduleRedraw(): void {
@@ -142,14 +165,22 @@ export class DrawingSurface {
     this.frameRequested = true;
     requestAnimationFrame(() => {
       this.frameRequested = false;
-      this.redraw();
+      const dirty = this.dirty;
+      this.dirty = null;
+      if (dirty && dirty.width > 0 && dirty.height > 0) this.paint(dirty);
     });
   }
 
+  /** Repaint everything (new labels, colours, an undo); a stroke repaints only what it touched. */
   redraw(): void {
+    this.dirty = null;
+    this.paint({ x: 0, y: 0, width: this.labels.width, height: this.labels.height });
+  }
+
+  private paint(rect: Rect): void {
     const context = this.canvas.getContext("2d");
     if (!context) return; // a test DOM without canvas support: the label map is still kept
-    const pixels = renderLabels(this.labels, this.state.colors());
-    context.putImageData(new ImageData(pixels, this.labels.width, this.labels.height), 0, 0);
+    const pixels = renderLabels(this.labels, this.state.colors(), 200, rect);
+    context.putImageData(new ImageData(pixels, rect.width, rect.height), rect.x, rect.y);
   }
 }
