@@ -7,13 +7,14 @@ import { clamp, GUIDANCE_LIMITS, STEPS_CHOICES } from "./protocol";
 
 export interface ToolbarActions {
   playing(): boolean;
+  stopped(): boolean; // no stream runs (stopped, or failed): play must start one
   seed(): number;
   steps(): number;
   guidance(): number;
   undo(): void;
   redo(): void;
   clear(): void;
-  togglePlaying(): void;
+  togglePlaying(play: boolean): void;
   step(): void;
   setSeed(seed: number): void;
   setSteps(steps: number): void;
@@ -45,7 +46,7 @@ export class Toolbar {
       title: "brush size" });
     sizeInput.setAttribute("aria-label", "brush size");
     sizeInput.addEventListener("input", () => (this.sizeValue = Number(sizeInput.value)), { signal });
-    this.playButton = button("", "play / pause", () => actions.togglePlaying(), signal);
+    this.playButton = button("", "play / pause", () => actions.togglePlaying(!this.showsPause()), signal);
     this.seedInput = el("input", { type: "number", title: "seed", min: "0", step: "1" });
     this.seedInput.setAttribute("aria-label", "seed");
     this.seedInput.addEventListener("change", () => {
@@ -99,13 +100,18 @@ export class Toolbar {
     this.actions.toolChanged(tool);
   }
 
+  /** A stopped canvas offers play even if its `playing` trait still says true. */
+  private showsPause(): boolean {
+    return this.actions.playing() && !this.actions.stopped();
+  }
+
   get size(): number {
     return this.sizeValue;
   }
 
   /** Show the synced values (play state, seed, steps, guidance). */
   update(): void {
-    this.playButton.textContent = this.actions.playing() ? "❚❚ pause" : "▶ play";
+    this.playButton.textContent = this.showsPause() ? "❚❚ pause" : "▶ play";
     setValue(this.seedInput, String(this.actions.seed()));
     setValue(this.stepsInput, String(this.actions.steps()));
     setValue(this.guidanceInput, String(this.actions.guidance()));

@@ -111,7 +111,13 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
     undo: () => restore(undo.undo(labels.data)),
     redo: () => restore(undo.redo(labels.data)),
     clear: () => edit((map) => map.clear()),
-    togglePlaying: () => save("playing", !model.get("playing")),
+    stopped: () => status.connection === "live" && ["stopped", "error"].includes(model.get("status").state),
+    togglePlaying: (play) => {
+      // play on a stopped canvas starts it; the kernel acts on a change of `playing`, so when the trait
+      // still says true (stopped from Python), it goes false and back to true
+      if (play && model.get("playing")) save("playing", false);
+      save("playing", play);
+    },
     step: () => send({ kind: "command", name: "step" }),
     setSeed: (seed) => save("seed", seed),
     setSteps: (steps) => save("steps", steps),
@@ -209,6 +215,7 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
       if (buffers?.length) frames.receive(message, buffers[0]);
     } else if (message.kind === "welcome") {
       frames.adoptEpoch(message.epoch);
+      toolbar.update();
       if (message.version !== PROTOCOL_VERSION) {
         status.error(`kernel speaks protocol ${message.version}, this view ${PROTOCOL_VERSION}: reload the page`);
       }
@@ -218,7 +225,7 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
   };
   const handlers: [string, (...args: any[]) => void][] = [
     ["msg:custom", onMessage],
-    ["change:status", () => status.alive()], // only the kernel sets it
+    ["change:status", () => { status.alive(); toolbar.update(); }], // only the kernel sets it
     ["change:playing", () => toolbar.update()],
     ["change:seed", () => toolbar.update()],
     ["change:steps", () => toolbar.update()],

@@ -160,3 +160,22 @@ describe("widget controls follow the kernel", () => {
     expect($<HTMLInputElement>(".sdw-brush[data-label='2'] input.sdw-name").value).toBe("lawn");
   });
 });
+
+describe("play on a stopped canvas", () => {
+  afterEach(() => document.body.replaceChildren());
+
+  it("offers play when no stream runs although `playing` is true, and a click makes the kernel see play", () => {
+    const { $, kernel, saved, state } = mount();
+    kernel.message({ kind: "welcome", version: PROTOCOL_VERSION, epoch: 0 });
+    kernel.update("status", { ...state.status, state: "stopped" });
+    const play = [...$(".sdw-toolbar").querySelectorAll("button")].find((b) => b.title === "play / pause")!;
+    expect(state.playing).toBe(true);
+    expect(play.textContent).toBe("▶ play");
+    play.click();
+    expect(saved.filter((s) => "playing" in s).map((s) => s.playing)).toEqual([false, true]);
+    kernel.update("status", { ...state.status, state: "streaming" });
+    expect(play.textContent).toBe("❚❚ pause");
+    play.click();
+    expect(state.playing).toBe(false);
+  });
+});
