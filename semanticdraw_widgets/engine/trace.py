@@ -210,10 +210,14 @@ def dim_outside(tile: np.ndarray, mask: np.ndarray, colour: np.ndarray, keep: fl
     """Tint a tile (h, w, 3) with one layer's mask (h, w) in [0, 1]: full inside, `keep` outside, coloured edge."""
     weight = keep + (1 - keep) * mask[..., None]
     out = tile.astype(np.float32) * weight + colour * 0.25 * mask[..., None]
-    edge = (mask > 0.5) != np.roll(mask > 0.5, 1, 0)
-    edge |= (mask > 0.5) != np.roll(mask > 0.5, 1, 1)
-    out[edge] = colour
+    out[mask_edge(mask)] = colour
     return np.clip(out, 0, 255).round().astype(np.uint8)
+
+
+def mask_edge(mask: np.ndarray) -> np.ndarray:
+    """(h, w) bool: pixels where a mask in [0, 1] crosses 0.5 (against the pixel above or to the left)."""
+    inside = mask > 0.5
+    return (inside != np.roll(inside, 1, 0)) | (inside != np.roll(inside, 1, 1))
 
 
 def step_tiles(trace: Trace, position: int, panels: Sequence[str]) -> dict[str, list[tuple[str, np.ndarray]]]:

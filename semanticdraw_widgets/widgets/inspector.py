@@ -28,8 +28,8 @@ import torch
 from PIL import Image
 
 from ..animation import tile_zoom, upscale
-from ..engine.trace import (LAYER_COLOURS, Trace, check_trace, mask_colours, next_latent, step_caption,
-                            step_tiles)
+from ..engine.trace import (LAYER_COLOURS, Trace, check_trace, mask_colours, mask_edge, next_latent,
+                            step_caption, step_tiles)
 
 LABEL = 16  # px above each tile for its label
 STRIP = 14  # px at the top: one box per step, bootstrap steps in orange
@@ -74,7 +74,7 @@ class DenoisingInspector(widgets.VBox):
 
         self.slider = widgets.IntSlider(value=0, min=0, max=0, description="step", continuous_update=True)
         self.play = widgets.Play(value=0, min=0, max=0, interval=interval_ms, description="play")
-        widgets.jslink((self.play, "value"), (self.slider, "value"))
+        self.play_link = widgets.jslink((self.play, "value"), (self.slider, "value"))  # plays in the browser
         self.layer = widgets.ToggleButtons(options=[("all layers", -1)], value=-1, description="isolate",
                                            style={"button_width": "auto"})
         self.decode_button = widgets.Button(description="full decode", icon="image",
@@ -233,7 +233,7 @@ class DenoisingInspector(widgets.VBox):
         position = min(self.step, len(self.tiles) - 1)
         frame, labels = self.compose(position, self.isolated)
         self.last_frame = frame
-        with hold_canvas(self.canvas):
+        with hold_canvas():
             self.canvas.clear()
             self.canvas.put_image_data(frame, 0, 0)
             self._draw_strip(position)
@@ -309,8 +309,3 @@ class DenoisingInspector(widgets.VBox):
         self.picture.layout.display = None
         return self.decoded
 
-
-def mask_edge(mask: np.ndarray) -> np.ndarray:
-    """(H, W) bool: pixels where a mask in [0, 1] crosses 0.5."""
-    inside = mask > 0.5
-    return (inside != np.roll(inside, 1, 0)) | (inside != np.roll(inside, 1, 1))
