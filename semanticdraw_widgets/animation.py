@@ -88,6 +88,8 @@ def save_animation(trace: Trace, path: str | Path, panels: Sequence[str] | None 
     zoom = zoom or tile_zoom(h, w)
     frames = [render_frame(trace, i, panels, zoom) for i in range(len(trace))]
     if suffix == ".gif":
+        # fast octree palettes: Pillow's default median cut costs ~4x more per frame for no visible gain here
+        frames = [f.quantize(colors=256, method=Image.Quantize.FASTOCTREE) for f in frames]
         frames[0].save(path, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0)
     else:
         write_mp4(frames, path, fps)
