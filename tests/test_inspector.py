@@ -200,3 +200,18 @@ def test_redraw_does_not_recompute_previews(toy_trace, monkeypatch):
         inspector.slider.value = value
     inspector.layer.value = 1
     assert calls == [], "previews are rendered once, when the trace is loaded"
+
+
+def test_a_source_without_status_is_refreshed_by_hand(toy_trace):
+    class Holder:
+        trace = None
+
+    holder = Holder()
+    inspector = sdw.DenoisingInspector(holder)  # nothing to follow: no error, waits for refresh()
+    assert inspector.trace is None and not inspector.refresh()
+    holder.trace = toy_trace
+    assert inspector.refresh() and inspector.trace is toy_trace
+    with pytest.raises(ValueError, match="no `status` trait"):
+        inspector.follow()
+    with pytest.raises(ValueError, match="no `status` trait"):
+        sdw.DenoisingInspector(holder, follow=True)

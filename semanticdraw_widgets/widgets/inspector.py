@@ -92,7 +92,7 @@ class DenoisingInspector(widgets.VBox):
             self.load(trace)
         else:
             self.info.value = "<i>Waiting for the canvas to finish a frame…</i>"
-        if follow if follow is not None else live:
+        if follow if follow is not None else self._followable():
             self.follow()
 
     # -- loading -------------------------------------------------------------------------------
@@ -162,11 +162,17 @@ class DenoisingInspector(widgets.VBox):
         self.load(trace)
         return True
 
+    def _followable(self) -> bool:
+        """Whether the source announces finished pictures: a traitlets `status` dict, as the canvas has."""
+        has_trait = getattr(self.source, "has_trait", None)
+        return has_trait is not None and has_trait("status")
+
     def follow(self, on: bool = True) -> None:
         """Refresh whenever a live source (a canvas) reports a finished picture; follow(False) stops."""
-        if not hasattr(self.source, "observe") or "status" not in getattr(self.source, "trait_names", lambda: [])():
-            if on and not isinstance(self.source, Trace):
-                raise ValueError(f"{type(self.source).__name__} has no `status` trait to follow: call refresh()")
+        if not self._followable():
+            if on:
+                raise ValueError(f"{type(self.source).__name__} has no `status` trait to follow: call refresh() "
+                                 "to re-read its newest trace")
             return
         if on and not self._following:
             self.source.observe(self._on_status, names="status")
