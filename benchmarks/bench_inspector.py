@@ -136,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         f"target: {TARGET_CASE} median {target['median_ms']:.1f} ms < {TARGET_MS:.0f} ms on a "
         f"{machine['usable_cores']}-core CPU: {'PASS' if target['median_ms'] < TARGET_MS else 'FAIL'}")
     command = "python " + " ".join(["benchmarks/bench_inspector.py", *(argv if argv is not None else sys.argv[1:])])
-    report = {"benchmark": "inspector", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    report = {"benchmark": "inspector", "date": now,
               "command": command, "machine": machine, "load_average_start_end": [load_start, os.getloadavg()[0]],
               "settings": {"repeats": args.repeats, "warmup": args.warmup}, "results": rows, "verdict": verdict}
     text = table(rows)

@@ -37,7 +37,12 @@ def recorded_draws(inspector, monkeypatch):
     """Collect every array the inspector puts on its canvas."""
     arrays = []
     real = inspector.canvas.put_image_data
-    monkeypatch.setattr(inspector.canvas, "put_image_data", lambda a, x=0, y=0: (arrays.append(a.copy()), real(a, x, y)))
+
+    def put(array, x=0, y=0):
+        arrays.append(array.copy())
+        real(array, x, y)
+
+    monkeypatch.setattr(inspector.canvas, "put_image_data", put)
     return arrays
 
 

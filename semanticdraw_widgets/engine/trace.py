@@ -47,7 +47,7 @@ PANELS: dict[str, str] = {
     "eps": "ε̂ implied by x_t and x̂0 (channel mean, grey = 0); semanticdraw only",
     "x_next": "the latent after the step (the final latent on the last step)",
     "x_next_layers": "each layer's own next latent; multidiffusion only",
-    "masks": "the quantized masks, one colour per layer",
+    "masks": "the quantized masks, one colour per layer (black: uncovered, filled from the background)",
     "soft_masks": "the masks before quantization, one colour per layer",
     "x0_cond": "each layer's conditional x̂0 (generate(..., trace_cfg=True) with guidance > 1)",
     "x0_uncond": "each layer's unconditional x̂0 (generate(..., trace_cfg=True) with guidance > 1)",
