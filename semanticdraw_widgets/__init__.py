@@ -21,8 +21,12 @@ def __getattr__(name: str):
         from . import widgets
 
         return getattr(widgets, name)
+    if name == "DenoisingInspector":  # ipycanvas as well, likewise only when asked for
+        from .widgets.inspector import DenoisingInspector
+
+        return DenoisingInspector
     raise AttributeError(f"module 'semanticdraw_widgets' has no attribute {name!r}")
 
 
-__all__ = ["Backend", "Background", "Frame", "PaletteError", "SemanticDrawCanvas", "Stream", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError", "Session", "SessionStatus",
+__all__ = ["Backend", "Background", "DenoisingInspector", "Frame", "PaletteError", "SemanticDrawCanvas", "Stream", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError", "Session", "SessionStatus",
            "Trace", "TraceStep", "generate", "load_backend", "__version__"]

@@ -51,51 +51,92 @@ def decode(backend: Backend, plan: Plan, x0: Tensor, scene: Scene) -> Image.Imag
     return to_pil(image)
 
 
-def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = False,
+def sample_semanticdraw(backend: Backend, plan: Plan, init: Tensor, plain_noise: Tensor, fresh: Tensor,
+                        recorder: Trace | None = None, trace_cfg: bool = False) -> Tensor:
+    """SemanticDraw: pre-average the layers' x̂0, re-noise once per step. Returns the final clean latent.
+
+    init, plain_noise: (1, C, h, w); fresh: (S, C, h, w) the noise entering each next step.
+    """
+    x = start_latent(plan, init)
+    last = len(plan.schedule) - 1
+    for i in range(last + 1):
+        pred = predict_regional(backend, plan, x, [i], plain_noise, keep_guidance=trace_cfg)
+        x_next = pred.x0 if i == last else advance(plan, x, pred.x0, [i], fresh)
+        if recorder is not None:
+            recorder.steps.extend(trace_steps(plan, x, [i], pred, x_next=x_next))
+        x = x_next
+    return x
+
+
+def multidiffusion_plan(plan: Plan) -> Plan:
+    """MultiDiffusion uses the plain (unquantized) masks at every step and never bootstraps."""
+    weights = plan.soft_masks[None, :, None].expand(len(plan.schedule), -1, -1, -1, -1)
+    return replace(plan, weights=weights, bootstrap_steps=0)
+
+
+def sample_multidiffusion(backend: Backend, plan: Plan, init: Tensor, fresh: Tensor, layer_fresh: Tensor,
+                          recorder: Trace | None = None, trace_cfg: bool = False) -> Tensor:
+    """The MultiDiffusion reference: every layer takes its own sampler step, then the x_{i+1} are averaged.
+
+    init: (1, C, h, w); fresh: (S, C, h, w) noise for the inpainting fill; layer_fresh: (S, P, C, h, w)
+    each layer's own re-noise. On the last step each layer's x_{i+1} is its x̂0 (σ = 0).
+    """
+    s = plan.schedule
+    x = start_latent(plan, init)
+    last = len(s) - 1
+    for i in range(last + 1):
+        pred = predict_regional(backend, plan, x, [i], torch.zeros_like(x), keep_guidance=trace_cfg)
+        eps_layers = predicted_noise(x[:, None], pred.x0_layers, s.alphas[i], s.sigmas[i])  # (1, P, C, h, w)
+        if i == last:
+            x_layers, fill_next = pred.x0_layers, fill_for(plan, pred.x0_layers)
+        else:
+            x_layers = renoise(pred.x0_layers, eps_layers, layer_fresh[i][None], s.alphas[i + 1],
+                               s.pred_noise[i + 1], s.fresh_noise[i + 1])
+            fill_next = fill_for(plan, x_layers) if plan.fill_latent is None else noised(
+                plan.fill_latent, fresh[i][None], s.alphas[i + 1], s.sigmas[i + 1])
+        x_next = multidiffusion_average(x_layers, pred.weights, fill_next)
+        if recorder is not None:
+            recorder.steps.extend(trace_steps(plan, x, [i], pred, x_next=x_next, method="multidiffusion",
+                                              x_next_layers=x_layers, eps_layers=eps_layers))
+        x = x_next
+    return x
+
+
+def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = False, trace_cfg: bool = False,
              guidance_scale: float | None = None, bootstrap_steps: int = 1, mask_mode: str = "continuous",
              cover_alpha: float = 0.0, method: str = "semanticdraw") -> Image.Image | tuple[Image.Image, Trace]:
     """Render `scene` in `steps` model calls (one batched call per step); seeded and deterministic.
 
     ``method="multidiffusion"`` runs the reference the paper compares against: no bootstrapping,
     and every layer takes its own sampler step before the x_{t-1} samples are averaged.
-    Returns the image, or ``(image, Trace)`` with ``trace=True``.
+    Returns the image, or ``(image, Trace)`` with ``trace=True``; ``trace_cfg=True`` also records each
+    layer's conditional and unconditional x̂0 when guidance runs (guidance > 1).
     """
     if not isinstance(scene, Scene):
         raise TypeError(f"generate() needs a semanticdraw_widgets.Scene, got {type(scene).__name__}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if trace_cfg and not trace:
+        raise ValueError("trace_cfg=True records into a trace: pass trace=True as well")
     reference = method == "multidiffusion"
     options = SamplerOptions(guidance_scale=guidance_scale, bootstrap_steps=0 if reference else bootstrap_steps,
                              mask_mode=mask_mode, cover_alpha=cover_alpha)
     schedule = backend.make_schedule(steps)
     plan = make_plan(backend, scene, schedule, options)
-    if reference:  # MultiDiffusion uses the plain masks at every step
-        plan = replace(plan, weights=plan.soft_masks[None, :, None].expand(len(schedule), -1, -1, -1, -1))
-
     s = len(schedule)
     shapes = stream_noise_shapes(backend, scene, s)
-    # the reference re-noises every layer on its own: its extra noise is drawn after the shared noise
-    layer_shape = (s, plan.num_layers, *shapes[0][1:]) if reference else (0,)
-    init, plain_noise, fresh, layer_fresh = seeded_noise(scene.seed, [*shapes, layer_shape], backend.device)
-    x = start_latent(plan, init)
-    recorder = Trace(prompts=plan.prompts, project=backend.latent_to_rgb) if trace else None
+    recorder = Trace(prompts=plan.prompts, project=backend.latent_to_rgb, method=method,
+                     decode=backend.decode_latents, guidance=plan.guidance) if trace else None
 
     with torch.inference_mode():
-        for i in range(s):
-            pred = predict_regional(backend, plan, x, [i], plain_noise)
-            if recorder is not None:
-                recorder.steps.extend(trace_steps(plan, x, [i], pred))
-            if i == s - 1:
-                x = pred.x0
-                break
-            if reference:
-                coeffs = (schedule.alphas[i + 1], schedule.pred_noise[i + 1], schedule.fresh_noise[i + 1])
-                eps_layers = predicted_noise(x[:, None], pred.x0_layers, schedule.alphas[i], schedule.sigmas[i])
-                x_layers = renoise(pred.x0_layers, eps_layers, layer_fresh[i][None], *coeffs)
-                fill_next = fill_for(plan, x_layers) if plan.fill_latent is None else noised(
-                    plan.fill_latent, fresh[i][None], schedule.alphas[i + 1], schedule.sigmas[i + 1])
-                x = multidiffusion_average(x_layers, pred.weights, fill_next)
-            else:
-                x = advance(plan, x, pred.x0, [i], fresh)
+        if reference:
+            # the reference re-noises every layer on its own: its extra noise is drawn after the shared noise
+            layer_shape = (s, plan.num_layers, *shapes[0][1:])
+            init, _, fresh, layer_fresh = seeded_noise(scene.seed, [*shapes, layer_shape], backend.device)
+            plan = multidiffusion_plan(plan)
+            x = sample_multidiffusion(backend, plan, init, fresh, layer_fresh, recorder, trace_cfg)
+        else:
+            init, plain_noise, fresh = seeded_noise(scene.seed, shapes, backend.device)
+            x = sample_semanticdraw(backend, plan, init, plain_noise, fresh, recorder, trace_cfg)
         image = decode(backend, plan, x, scene)
     return (image, recorder) if recorder is not None else image

@@ -23,6 +23,9 @@ class RegionalPrediction:
     x0_layers: Tensor  # (B, P, C, h, w) each layer's x̂0 (un-rolled)
     weights: Tensor  # (B, P, 1, h, w) masks used at these steps
     layer_inputs: Tensor  # (B, P, C, h, w) what each layer saw (bootstrapped, before centring)
+    model_inputs: Tensor | None = None  # (B, P, C, h, w) after centring: the rows the model ran on
+    guidance_parts: tuple[Tensor, Tensor] | None = None  # (uncond, cond) x̂0, each (B, P, C, h, w), un-rolled;
+    # kept only when predict_regional is asked to (keep_guidance=True) and guidance ran
 
 
 def fill_for(plan: Plan, x0_layers: Tensor) -> Tensor:
@@ -68,36 +71,74 @@ def advance(plan: Plan, x: Tensor, x0: Tensor, steps: Sequence[int], fresh: Tens
     return renoise(x0, eps, fresh[idx], nxt(s.alphas), nxt(s.pred_noise), nxt(s.fresh_noise))
 
 
-def predict_regional(backend: Backend, plan: Plan, x: Tensor, steps: Sequence[int], plain_noise: Tensor) -> RegionalPrediction:
+def unroll(plan: Plan, x0: Tensor, centred: Sequence[bool]) -> Tensor:
+    """(B, P, C, h, w) predictions made on centred inputs -> back in canvas position."""
+    return torch.stack([roll_layers(x0[i], plan.shifts, reverse=True) if centred[i] else x0[i]
+                        for i in range(x0.shape[0])])
+
+
+def predict_regional(backend: Backend, plan: Plan, x: Tensor, steps: Sequence[int], plain_noise: Tensor,
+                     *, keep_guidance: bool = False) -> RegionalPrediction:
     """Run every layer of every latent in ONE batched model call (twice the rows only when guidance > 1).
 
     x: (B, C, h, w); steps: B step indices; plain_noise: (B, C, h, w) noise for the bootstrap surround.
+    keep_guidance: also return the unconditional and conditional x̂0 (for a trace; costs an un-roll).
     """
     b, p = x.shape[0], plan.num_layers
     inputs = layer_inputs(plan, x, steps, plain_noise)  # (B, P, C, h, w)
     centred = [step < plan.bootstrap_steps for step in steps]
-    model_in = torch.stack([roll_layers(inputs[i], plan.shifts) if centred[i] else inputs[i] for i in range(b)])
-    model_in = model_in.flatten(0, 1)  # (B*P, C, h, w), slot-major
+    centred_in = torch.stack([roll_layers(inputs[i], plan.shifts) if centred[i] else inputs[i] for i in range(b)])
+    model_in = centred_in.flatten(0, 1)  # (B*P, C, h, w), slot-major
     step_index = torch.tensor(steps, dtype=torch.long).repeat_interleave(p)
     cond = repeat_conditioning(plan.cond, b)
+    parts = None
     if plan.uncond is not None:
         both = backend.predict_x0(torch.cat([model_in, model_in]), torch.cat([step_index, step_index]),
                                   plan.schedule, cat_conditioning([repeat_conditioning(plan.uncond, b), cond]))
         x0 = classifier_free_guidance(*both.chunk(2), plan.guidance)
+        if keep_guidance:
+            parts = tuple(unroll(plan, half.unflatten(0, (b, p)), centred) for half in both.chunk(2))
     else:
         x0 = backend.predict_x0(model_in, step_index, plan.schedule, cond)
-    x0 = x0.unflatten(0, (b, p))
-    x0 = torch.stack([roll_layers(x0[i], plan.shifts, reverse=True) if centred[i] else x0[i] for i in range(b)])
+    x0 = unroll(plan, x0.unflatten(0, (b, p)), centred)
     weights = plan.weights[torch.tensor(steps, device=plan.weights.device)]
     return RegionalPrediction(x0=aggregate_x0(x0, weights, fill_for(plan, x0)), x0_layers=x0,
-                              weights=weights, layer_inputs=inputs)
+                              weights=weights, layer_inputs=inputs, model_inputs=centred_in,
+                              guidance_parts=parts)
 
 
-def trace_steps(plan: Plan, x: Tensor, steps: Sequence[int], pred: RegionalPrediction) -> list[TraceStep]:
-    """One TraceStep (on the CPU) per latent of a regional prediction."""
-    schedule = plan.schedule
-    return [TraceStep(index=step, timestep=float(schedule.timesteps[step]),
-                      noise_level=float(schedule.noise_levels[step]), bootstrap=step < plan.bootstrap_steps,
-                      x_t=detach_to_cpu(x[b]), x0_layers=detach_to_cpu(pred.x0_layers[b]),
-                      x0=detach_to_cpu(pred.x0[b]), masks=detach_to_cpu(pred.weights[b, :, 0]))
-            for b, step in enumerate(steps)]
+def trace_steps(plan: Plan, x: Tensor, steps: Sequence[int], pred: RegionalPrediction, *,
+                x_next: Tensor | None = None, method: str = "semanticdraw", x_next_layers: Tensor | None = None,
+                eps_layers: Tensor | None = None) -> list[TraceStep]:
+    """One TraceStep (on the CPU) per latent of a regional prediction; only ever called while tracing.
+
+    x_next: (B, C, h, w) the latents after these steps, when the caller knows them (None: not recorded).
+    method="multidiffusion" records each layer's own next latent (x_next_layers, (B, P, C, h, w)) and
+    ε̂ (eps_layers) instead of an aggregated x̂0, which that method never forms.
+    """
+    schedule, last = plan.schedule, len(plan.schedule) - 1
+    reference = method == "multidiffusion"
+    soft = detach_to_cpu(plan.soft_masks)
+    no_shift = tuple((0, 0) for _ in plan.shifts)
+    cpu = lambda t, b: None if t is None else detach_to_cpu(t[b])  # noqa: E731
+    out = []
+    for b, step in enumerate(steps):
+        alpha, sigma = schedule.alphas[step], schedule.sigmas[step]
+        following = step + 1 if step < last else None
+        eps = None if reference else predicted_noise(x[b], pred.x0[b], alpha, sigma)
+        uncond, cond = pred.guidance_parts if pred.guidance_parts is not None else (None, None)
+        out.append(TraceStep(
+            index=step, timestep=float(schedule.timesteps[step]), noise_level=float(schedule.noise_levels[step]),
+            bootstrap=step < plan.bootstrap_steps, x_t=detach_to_cpu(x[b]),
+            x0_layers=detach_to_cpu(pred.x0_layers[b]), x0=None if reference else detach_to_cpu(pred.x0[b]),
+            masks=detach_to_cpu(pred.weights[b, :, 0]), method=method,
+            layer_inputs=detach_to_cpu(pred.layer_inputs[b]), model_inputs=cpu(pred.model_inputs, b),
+            shifts=plan.shifts if step < plan.bootstrap_steps else no_shift, soft_masks=soft,
+            alpha=float(alpha), sigma=float(sigma),
+            next_alpha=None if following is None else float(schedule.alphas[following]),
+            next_pred_noise=None if following is None else float(schedule.pred_noise[following]),
+            next_fresh_noise=None if following is None else float(schedule.fresh_noise[following]),
+            eps=None if eps is None else detach_to_cpu(eps), x_next=cpu(x_next, b),
+            x_next_layers=cpu(x_next_layers, b), eps_layers=cpu(eps_layers, b),
+            x0_uncond=cpu(uncond, b), x0_cond=cpu(cond, b)))
+    return out

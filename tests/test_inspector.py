@@ -1,0 +1,222 @@
+"""DenoisingInspector: panels of the right size, a slider over every step, isolation, live canvases, errors.
+
+No browser: the tests read the arrays the inspector hands to its ipycanvas Canvas.
+"""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+import traitlets
+
+pytest.importorskip("ipycanvas")
+
+import semanticdraw_widgets as sdw  # noqa: E402
+from semanticdraw_widgets.widgets import inspector as inspector_module  # noqa: E402
+
+from helpers import rect_mask  # noqa: E402
+
+SIZE = 128
+
+
+def three_regions(size=SIZE):
+    s = size
+    return sdw.Scene(width=s, height=s, seed=2, background=sdw.Background(prompt="white"),
+                     regions=[sdw.Region(prompt="red bricks", mask=rect_mask(s, s, 0, 0, s // 3, s // 2)),
+                              sdw.Region(prompt="blue", mask=rect_mask(s, s, s // 2, s // 3, s, s), mask_blur=6),
+                              sdw.Region(prompt="green", mask=rect_mask(s, s, s // 3, 0, s, s // 4))])
+
+
+@pytest.fixture(scope="module")
+def toy_trace(toy):
+    return sdw.generate(toy, three_regions(), steps=4, bootstrap_steps=2, trace=True)[1]
+
+
+def recorded_draws(inspector, monkeypatch):
+    """Collect every array the inspector puts on its canvas."""
+    arrays = []
+    real = inspector.canvas.put_image_data
+
+    def put(array, x=0, y=0):
+        arrays.append(array.copy())
+        real(array, x, y)
+
+    monkeypatch.setattr(inspector.canvas, "put_image_data", put)
+    return arrays
+
+
+def tile(inspector, frame, row, column):
+    x, y = inspector.tile_origin(row, column)
+    return frame[y: y + inspector.tile_h, x: x + inspector.tile_w]
+
+
+def test_toy_trace_panels_and_slider(toy_trace, toy):
+    inspector = sdw.DenoisingInspector(toy_trace)
+    latent = SIZE // toy.scale_factor  # 32 latent pixels -> zoom 4 -> 128 px tiles
+    assert (inspector.tile_h, inspector.tile_w) == (latent * inspector.zoom,) * 2 and inspector.zoom == 4
+    assert inspector.layer_rows == ["layer_inputs", "model_inputs", "x0_layers"]
+    assert (inspector.slider.min, inspector.slider.max) == (0, 3) and inspector.play.max == 3
+    assert inspector.columns == 5 and len(inspector.layer.options) == 1 + 4  # "all" + 4 layers
+    frame = inspector.last_frame
+    assert frame.shape == (inspector.height, inspector.width, 3)
+    assert (inspector.canvas.width, inspector.canvas.height) == (inspector.width, inspector.height)
+    assert inspector.width == inspector_module.GAP + 5 * (inspector.tile_w + inspector_module.GAP)
+    # every layer's x̂0 tile is drawn, and it is that layer's x̂0 preview (dimmed outside its mask)
+    step = toy_trace.steps[0]
+    x0_preview = np.asarray(toy_trace.preview(step.x0_layers[1]))
+    drawn = tile(inspector, frame, 3, 1)[:: inspector.zoom, :: inspector.zoom]
+    mask = step.masks[1].numpy()
+    inside = (mask > 0.999) & ~inspector_module.mask_edge(mask)
+    tinted = np.clip(x0_preview + 0.25 * inspector_module.LAYER_COLOURS[1], 0, 255)  # the layer's tint
+    assert inside.sum() > 20 and np.abs(drawn[inside] - tinted[inside]).max() <= 1
+    assert "bootstrap step" in inspector.info.value and "noise level" in inspector.info.value
+
+
+def test_scrubbing_redraws_the_chosen_step(toy_trace, monkeypatch):
+    inspector = sdw.DenoisingInspector(toy_trace)
+    draws = recorded_draws(inspector, monkeypatch)
+    inspector.slider.value = 3
+    assert len(draws) == 1 and np.array_equal(draws[0], inspector.last_frame)
+    expected = np.asarray(toy_trace.preview(toy_trace.steps[3].x_t))
+    assert np.array_equal(tile(inspector, draws[0], 0, 0)[:: inspector.zoom, :: inspector.zoom], expected)
+    assert "bootstrap step" not in inspector.info.value and "step 4/4" in inspector.info.value
+    # the Play button drives the slider in the browser (a jslink, no kernel round trip per frame)
+    assert inspector.play_link.source == (inspector.play, "value")
+    assert inspector.play_link.target == (inspector.slider, "value")
+
+
+def test_isolating_a_layer_changes_what_is_drawn(toy_trace, monkeypatch):
+    inspector = sdw.DenoisingInspector(toy_trace)
+    draws = recorded_draws(inspector, monkeypatch)
+    inspector.layer.value = 2
+    isolated = draws[-1]
+    assert not np.array_equal(isolated, draws[0] if len(draws) > 1 else inspector.compose(0, None)[0])
+    for row in (1, 2, 3):
+        for column in (0, 1, 3):
+            assert (tile(inspector, isolated, row, column) == inspector_module.EMPTY).all()
+        assert not (tile(inspector, isolated, row, 2) == inspector_module.EMPTY).all()
+    all_layers = inspector.compose(0, None)[0]
+    assert not np.array_equal(tile(inspector, isolated, 0, 4), tile(inspector, all_layers, 0, 4)), "only its mask"
+    # clicking a layer's tile isolates it; clicking it again shows every layer
+    x, y = inspector.tile_origin(3, 1)
+    inspector._on_click(x + 5, y + 5)
+    assert inspector.isolated == 1
+    inspector._on_click(x + 5, y + 5)
+    assert inspector.isolated is None
+
+
+def test_full_decode_of_the_selected_step(toy_trace):
+    inspector = sdw.DenoisingInspector(toy_trace)
+    inspector.slider.value = 3
+    image = inspector.full_decode()
+    assert image.size == (SIZE, SIZE) and inspector.picture.value[:4] == b"\x89PNG"
+
+
+def test_multidiffusion_trace_shows_the_averaged_next_latent(toy):
+    _, trace = sdw.generate(toy, three_regions(), steps=3, method="multidiffusion", trace=True)
+    inspector = sdw.DenoisingInspector(trace)
+    assert inspector.layer_rows[-1] == "x_next_layers"
+    labels = [text for text, _, _ in inspector.compose(0, None)[1]]
+    assert "averaged x_{t+1}" in labels and not any("pre-averaged" in text for text in labels)
+    assert inspector.last_frame.shape[0] == inspector.height
+
+
+def test_tiny_sd_trace(tiny_sd, small_scene):
+    _, trace = sdw.generate(tiny_sd, small_scene, steps=2, trace=True)
+    inspector = sdw.DenoisingInspector(trace)
+    latent = small_scene.height // tiny_sd.scale_factor
+    assert inspector.tile_h == latent * inspector.zoom >= 128
+    assert inspector.slider.max == 1 and len(inspector.layer.options) == 4
+    assert inspector.last_frame.shape == (inspector.height, inspector.width, 3)
+    assert inspector.full_decode().size == (small_scene.width, small_scene.height)
+
+
+def test_clear_errors_for_empty_and_mismatched_traces(toy_trace, toy):
+    with pytest.raises(ValueError, match="no steps.*trace=True"):
+        sdw.DenoisingInspector(sdw.Trace(prompts=("white",), project=toy.latent_to_rgb))
+    with pytest.raises(TypeError, match="needs a Trace"):
+        sdw.DenoisingInspector(42)
+    first = toy_trace.steps[0]
+    bad = sdw.Trace(prompts=toy_trace.prompts[:2], project=toy.latent_to_rgb, steps=[first])
+    with pytest.raises(ValueError, match=r"x0_layers must be \(2, 4, 32, 32\)"):
+        sdw.DenoisingInspector(bad)
+    small = sdw.TraceStep(index=1, timestep=1.0, noise_level=0.5, bootstrap=False, x_t=first.x_t[:, :16],
+                          x0_layers=first.x0_layers, x0=first.x0, masks=first.masks)
+    with pytest.raises(ValueError, match="x_t must be"):
+        sdw.DenoisingInspector(sdw.Trace(prompts=toy_trace.prompts, project=toy.latent_to_rgb, steps=[first, small]))
+
+
+class LiveSource(traitlets.HasTraits):
+    """Stands in for a canvas: a `trace` attribute and a `status` trait."""
+
+    status = traitlets.Dict({"state": "stopped"})
+
+    def __init__(self, trace=None):
+        super().__init__()
+        self.trace = trace
+
+
+def test_following_a_live_source(toy, toy_trace):
+    source = LiveSource()
+    inspector = sdw.DenoisingInspector(source)
+    assert inspector.trace is None and "Waiting" in inspector.info.value
+    source.trace = toy_trace
+    source.status = {"state": "streaming"}
+    assert inspector.trace is None, "only a finished picture refreshes"
+    source.status = {"state": "idle"}
+    assert inspector.trace is toy_trace and inspector.slider.max == 3
+    _, newer = sdw.generate(toy, three_regions(), steps=2, trace=True)
+    source.trace = newer
+    assert inspector.refresh() and inspector.slider.max == 1
+    assert not inspector.refresh(), "the same trace is not reloaded"
+    inspector.follow(False)
+    source.trace = toy_trace
+    source.status = {"state": "streaming"}
+    source.status = {"state": "idle"}
+    assert inspector.trace is newer
+
+
+def test_a_live_canvas(toy):
+    canvas = sdw.SemanticDrawCanvas(toy, width=SIZE, height=SIZE, steps=2, trace=True)
+    canvas.send = lambda *a, **k: None
+    labels = np.zeros((SIZE, SIZE), np.uint8)
+    labels[10:60, 10:70] = 1
+    canvas.label_map = labels
+    inspector = sdw.DenoisingInspector(canvas)
+    canvas.start()
+    try:
+        deadline = time.monotonic() + 30
+        while inspector.trace is None and time.monotonic() < deadline:
+            time.sleep(0.05)  # waits for the stream, asserts nothing about time
+        assert inspector.trace is not None and len(inspector.trace.prompts) == 2
+        assert inspector.slider.max == 1
+    finally:
+        canvas.stop()
+    with pytest.raises(ValueError, match="trace=True"):
+        sdw.DenoisingInspector(sdw.SemanticDrawCanvas(toy, width=SIZE, height=SIZE))
+
+
+def test_redraw_does_not_recompute_previews(toy_trace, monkeypatch):
+    inspector = sdw.DenoisingInspector(toy_trace)
+    calls = []
+    monkeypatch.setattr(inspector.trace, "project", lambda latents: calls.append(1) or torch.zeros(1))
+    for value in (1, 2, 3, 0):
+        inspector.slider.value = value
+    inspector.layer.value = 1
+    assert calls == [], "previews are rendered once, when the trace is loaded"
+
+
+def test_a_source_without_status_is_refreshed_by_hand(toy_trace):
+    class Holder:
+        trace = None
+
+    holder = Holder()
+    inspector = sdw.DenoisingInspector(holder)  # nothing to follow: no error, waits for refresh()
+    assert inspector.trace is None and not inspector.refresh()
+    holder.trace = toy_trace
+    assert inspector.refresh() and inspector.trace is toy_trace
+    with pytest.raises(ValueError, match="no `status` trait"):
+        inspector.follow()
+    with pytest.raises(ValueError, match="no `status` trait"):
+        sdw.DenoisingInspector(holder, follow=True)
