@@ -34,7 +34,12 @@ export interface StatusLineText {
 /** What the status line says, from the kernel's status, the connection and this view's own messages. */
 export function describeStatus(status: Status, connection: Connection,
   local: { error?: string | null; warning?: string | null } = {}): StatusLineText {
-  const warnings = [local.warning, connection === "live" ? status.warning : null].filter(Boolean);
+  const kernelWarning = connection === "live" ? status.warning : null;
+  // The kernel names brushes with strokes but no prompt too, once the strokes reach it; this view says so at
+  // the first stroke. Show one of the two, not both.
+  const localWarning = kernelWarning?.includes("has no prompt") && local.warning?.includes("has no prompt")
+    ? null : local.warning;
+  const warnings = [localWarning, kernelWarning].filter(Boolean);
   if (connection !== "live") {
     return { state: connection, text: connection === "connecting" ? CONNECTING_TEXT : DISCONNECTED_TEXT,
       error: local.error ?? "", warning: warnings.join(" · ") };

@@ -23,6 +23,9 @@ describe("describeStatus", () => {
     expect(local.warning).toBe("brush 2 has no prompt · ignored: castle");
     expect(describeStatus(status({ warning: "ignored: castle" }), "disconnected").warning).toBe("");
     expect(describeStatus(status(), "live", { error: "bad file" }).error).toBe("bad file");
+    const both = describeStatus(status({ warning: "brush 'grass' has no prompt, so its strokes paint nothing yet" }), "live",
+      { warning: "brush 2 has no prompt: it paints nothing until you give it one" });
+    expect(both.warning).toBe("brush 'grass' has no prompt, so its strokes paint nothing yet"); // said once
   });
 });
 
