@@ -368,3 +368,13 @@ def test_protocol_parser():
         parse_client_message({"kind": "ack", "epoch": 1, "seq": True})
     with pytest.raises(ProtocolError, match="needs a non-negative integer 'epoch'"):
         parse_client_message({"kind": "ack", "seq": 1})
+
+
+def test_inspect_turns_tracing_on_and_follows_the_canvas(canvas):
+    canvas.start()
+    settle(canvas)
+    inspector = canvas.inspect()
+    assert canvas.record_trace and canvas.running
+    frame = settle(canvas)
+    inspector.refresh()
+    assert [s.index for s in inspector.trace.steps] == list(range(frame.step)) == [0, 1]

@@ -12,6 +12,7 @@ NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.i
 WRITES = {
     "01_quickstart.ipynb": ["semanticdraw.png"],
     "02_regional_denoising_step_by_step.ipynb": ["denoise.gif"],
+    "03_colab_demo.ipynb": ["colab_demo.png"],
     "06_programmatic_scenes.ipynb": ["my_scene.json", "renders.png"],
 }
 

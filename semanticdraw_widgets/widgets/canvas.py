@@ -238,6 +238,20 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         """Step-by-step history of the newest finished frame (SemanticDrawCanvas(..., trace=True)), else None."""
         return self._session.stream.last_trace() if self._session is not None else None
 
+    def inspect(self) -> Any:
+        """A DenoisingInspector that follows this canvas's newest finished picture, step by step.
+
+        Turns tracing on if the canvas was made without ``trace=True`` (restarting a running stream once).
+        """
+        from .inspector import DenoisingInspector
+
+        if not self.record_trace:
+            self.record_trace = True
+            if self.running:
+                self.stop()
+                self.start()
+        return DenoisingInspector(self)
+
     @property
     def session(self) -> Session | None:
         return self._session
