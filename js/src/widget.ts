@@ -5,6 +5,7 @@ import type { RenderProps } from "@anywidget/types";
 import { DrawingSurface } from "./canvas";
 import { bytesOf, el } from "./dom";
 import { FrameView } from "./frames";
+import { installKeyboard } from "./keyboard";
 import { decompressLabels, LabelMap, UndoStack } from "./labels";
 import { LabelSync } from "./labelSync";
 import { Palette } from "./palette";
@@ -71,6 +72,8 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
     surface.setLabels(labels);
     sync.changed(true);
   };
+  const undoEdit = () => restore(undo.undo(labels.data));
+  const redoEdit = () => restore(undo.redo(labels.data));
   const edit = (change: (map: LabelMap) => void) => { // a one-off edit of the whole map, undoable
     undo.push(labels.data);
     change(labels);
@@ -108,8 +111,8 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
     seed: () => model.get("seed"),
     steps: () => model.get("steps"),
     guidance: () => model.get("guidance"),
-    undo: () => restore(undo.undo(labels.data)),
-    redo: () => restore(undo.redo(labels.data)),
+    undo: undoEdit,
+    redo: redoEdit,
     clear: () => edit((map) => map.clear()),
     stopped: () => status.connection === "live" && ["stopped", "error"].includes(model.get("status").state),
     togglePlaying: (play) => {
@@ -174,31 +177,7 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
 
   // -- layout and keyboard -----------------------------------------------------------------------------
   const root = el("div", { className: "sdw-root", tabIndex: 0 }, toolbar.element, stage, status.element, palette.element);
-  // Keys typed into the widget are the widget's: the host's shortcuts (JupyterLab's and Notebook 7's
-  // Enter, Ctrl+Z, a, b, dd...) must not act on them. Lumino stops looking for a shortcut at an element
-  // with this attribute, whichever phase it listens in; stopPropagation covers other hosts.
-  root.setAttribute("data-lm-suppress-shortcuts", "true");
-  root.addEventListener("keydown", (e) => {
-    const target = e.target as HTMLElement;
-    if (target instanceof HTMLInputElement || target instanceof HTMLSelectElement) {
-      // Enter commits a field (inside JupyterLab the browser's own change-on-Enter never comes) and hands
-      // the keyboard back to the widget, so Ctrl+Z right after it undoes a stroke, not the typing
-      if (e.key === "Enter" && target instanceof HTMLInputElement && (target.type === "text" || target.type === "number")) {
-        target.dispatchEvent(new Event("change"));
-        root.focus({ preventScroll: true });
-        e.preventDefault();
-      }
-      e.stopPropagation();
-      return;
-    }
-    e.stopPropagation();
-    if (!(e.ctrlKey || e.metaKey)) return;
-    const key = e.key.toLowerCase();
-    if (key === "z" && !e.shiftKey) restore(undo.undo(labels.data));
-    else if ((key === "z" && e.shiftKey) || key === "y") restore(undo.redo(labels.data));
-    else return;
-    e.preventDefault();
-  }, { signal });
+  installKeyboard(root, { undo: undoEdit, redo: redoEdit }, signal);
   // Drawing gives the widget the keyboard, so Ctrl+Z right after a stroke undoes it (a host page such as
   // JupyterLab may otherwise keep focus on the notebook, which would take the key as its own undo).
   surface.canvas.addEventListener("pointerdown", () => root.focus({ preventScroll: true }), { signal });

@@ -1,0 +1,34 @@
+// The widget's keyboard. Keys typed into the widget are the widget's: the host's shortcuts (JupyterLab's
+// and Notebook 7's Enter, Ctrl+Z, a, b, dd...) must not act on them. Lumino stops looking for a shortcut
+// at an element with data-lm-suppress-shortcuts, whichever phase it listens in (Notebook 7 takes Ctrl+Z
+// before the widget sees it otherwise); stopPropagation covers other hosts.
+
+export interface KeyboardActions {
+  undo(): void;
+  redo(): void;
+}
+
+export function installKeyboard(root: HTMLElement, actions: KeyboardActions, signal: AbortSignal): void {
+  root.setAttribute("data-lm-suppress-shortcuts", "true");
+  root.addEventListener("keydown", (e) => {
+    const target = e.target as HTMLElement;
+    if (target instanceof HTMLInputElement || target instanceof HTMLSelectElement) {
+      // Enter commits a field (inside JupyterLab the browser's own change-on-Enter never comes) and hands
+      // the keyboard back to the widget, so Ctrl+Z right after it undoes a stroke, not the typing
+      if (e.key === "Enter" && target instanceof HTMLInputElement && (target.type === "text" || target.type === "number")) {
+        target.dispatchEvent(new Event("change"));
+        root.focus({ preventScroll: true });
+        e.preventDefault();
+      }
+      e.stopPropagation();
+      return;
+    }
+    e.stopPropagation();
+    if (!(e.ctrlKey || e.metaKey)) return;
+    const key = e.key.toLowerCase();
+    if (key === "z" && !e.shiftKey) actions.undo();
+    else if ((key === "z" && e.shiftKey) || key === "y") actions.redo();
+    else return;
+    e.preventDefault();
+  }, { signal });
+}
