@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import io
+import threading
 from typing import Any
 
 import ipywidgets as widgets
@@ -71,6 +72,7 @@ class DenoisingInspector(widgets.VBox):
         self.decoded: Image.Image | None = None
         self.last_frame: np.ndarray | None = None  # the array handed to the canvas by the newest redraw
         self._following = False
+        self._lock = threading.RLock()  # a followed canvas reloads from its session thread
 
         self.slider = widgets.IntSlider(value=0, min=0, max=0, description="step", continuous_update=True)
         self.play = widgets.Play(value=0, min=0, max=0, interval=interval_ms, description="play")
@@ -105,6 +107,10 @@ class DenoisingInspector(widgets.VBox):
     def load(self, trace: Trace) -> None:
         """Show `trace`: render every step's tiles once, size the canvas, reset the controls."""
         check_trace(trace)
+        with self._lock:
+            self._load(trace)
+
+    def _load(self, trace: Trace) -> None:
         self.trace = trace
         first = trace.steps[0]
         _, h, w = first.x_t.shape
@@ -236,18 +242,19 @@ class DenoisingInspector(widgets.VBox):
             return
         from ipycanvas import hold_canvas
 
-        position = min(self.step, len(self.tiles) - 1)
-        frame, labels = self.compose(position, self.isolated)
-        self.last_frame = frame
-        with hold_canvas():
-            self.canvas.clear()
-            self.canvas.put_image_data(frame, 0, 0)
-            self._draw_strip(position)
-            self.canvas.font = "11px sans-serif"
-            self.canvas.fill_style = TEXT_COLOUR
-            for text, x, y in labels:
-                self.canvas.fill_text(text, x, y, max_width=self.tile_w)
-        self.info.value = self._info_html(position)
+        with self._lock:
+            position = min(self.step, len(self.tiles) - 1)
+            frame, labels = self.compose(position, self.isolated)
+            self.last_frame = frame
+            with hold_canvas():
+                self.canvas.clear()
+                self.canvas.put_image_data(frame, 0, 0)
+                self._draw_strip(position)
+                self.canvas.font = "11px sans-serif"
+                self.canvas.fill_style = TEXT_COLOUR
+                for text, x, y in labels:
+                    self.canvas.fill_text(text, x, y, max_width=self.tile_w)
+            self.info.value = self._info_html(position)
 
     def _draw_strip(self, position: int) -> None:
         """One box per step along the top: bootstrap steps orange, the current step outlined."""
