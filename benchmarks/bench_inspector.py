@@ -154,6 +154,9 @@ def main(argv: list[str] | None = None) -> int:
           "each redraw changes the step or the isolated layer (cycling through all of them)", "", text, ""]
     if verdict:
         md += [verdict, ""]
+    if max(load_start, os.getloadavg()[0]) > machine["usable_cores"]:
+        md += ["The machine was shared while this ran (load average above its core count): read the times as "
+               "upper bounds.", ""]
     out.with_suffix(".md").write_text("\n".join(md))
     sys.stdout.write(f"wrote {out} and {out.with_suffix('.md')}\n")
     return 0

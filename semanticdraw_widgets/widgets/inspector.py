@@ -5,14 +5,14 @@
 
 The canvas shows one step as a grid of latent previews (the backend's cheap linear latent -> RGB map):
 
-    row 0   x_t | aggregate | x_next | picture (x̂0 with the masks' edges) | quantized masks
+    row 0   x_t | x̂0 (pre-averaged) | x_{t+1} | picture (x̂0 with the masks' edges) | quantized masks
     row 1   what each layer saw (x_t, or the bootstrapped surround)        one column per layer
     row 2   what the model ran on (centred while bootstrapping)
     row 3   each layer's x̂0, dimmed outside its quantized mask
     row 4   each layer's own x_{t+1} (multidiffusion only)
 
-"aggregate" is the pre-averaged x̂0 for SemanticDraw and the averaged x_{t+1} for MultiDiffusion,
-which never forms a pre-averaged x̂0. Every step's tiles are rendered to uint8 once when a trace is
+MultiDiffusion never forms a pre-averaged x̂0: its row 0 shows the averaged x_{t+1} instead of both,
+and the picture previews that average. Every step's tiles are rendered to uint8 once when a trace is
 loaded; a redraw only pastes them into one array and sends it with one ``put_image_data``.
 """
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import io
+import threading
 from typing import Any
 
 import ipywidgets as widgets
@@ -71,6 +72,7 @@ class DenoisingInspector(widgets.VBox):
         self.decoded: Image.Image | None = None
         self.last_frame: np.ndarray | None = None  # the array handed to the canvas by the newest redraw
         self._following = False
+        self._lock = threading.RLock()  # a followed canvas reloads from its session thread
 
         self.slider = widgets.IntSlider(value=0, min=0, max=0, description="step", continuous_update=True)
         self.play = widgets.Play(value=0, min=0, max=0, interval=interval_ms, description="play")
@@ -105,6 +107,10 @@ class DenoisingInspector(widgets.VBox):
     def load(self, trace: Trace) -> None:
         """Show `trace`: render every step's tiles once, size the canvas, reset the controls."""
         check_trace(trace)
+        with self._lock:
+            self._load(trace)
+
+    def _load(self, trace: Trace) -> None:
         self.trace = trace
         first = trace.steps[0]
         _, h, w = first.x_t.shape
@@ -139,12 +145,9 @@ class DenoisingInspector(widgets.VBox):
     def _render(self, position: int) -> dict[str, list[tuple[str, np.ndarray]]]:
         """Every tile of one step as upscaled uint8 RGB, plus the per-layer mask weights for overlays."""
         trace = self.trace
-        aggregate = "x0" if trace.steps[position].x0 is not None else "x_next"
-        names = ["x_t", aggregate, "x_next", "masks", *self.layer_rows]
-        tiles = step_tiles(trace, position, list(dict.fromkeys(names)))
+        merged = ["x0"] if trace.steps[position].x0 is not None else []
+        tiles = step_tiles(trace, position, ["x_t", *merged, "x_next", "masks", *self.layer_rows])
         out = {name: [(label, upscale(t, self.zoom)) for label, t in tiles[name]] for name in tiles}
-        out["aggregate"] = [("x̂0 (pre-averaged)" if aggregate == "x0" else "averaged x_{t+1}",
-                             out[aggregate][0][1])]
         masks = trace.steps[position].masks
         out["_masks"] = [(str(k), upscale(m[..., None], self.zoom)[..., 0])
                          for k, m in enumerate(masks.float().clamp(0, 1).cpu().numpy())]
@@ -216,11 +219,15 @@ class DenoisingInspector(widgets.VBox):
         for k in shown:
             picture[mask_edge(masks[k][1])] = LAYER_COLOURS[k % len(LAYER_COLOURS)]
         mask_tile = tiles["masks" if isolated is None else "_mask_tiles"][isolated or 0][1]
-        put(0, 0, tiles["x_t"][0][1], "x_t")
-        put(0, 1, tiles["aggregate"][0][1], tiles["aggregate"][0][0])
-        put(0, 2, tiles["x_next"][0][1], "x_{t+1}" if position < len(self.tiles) - 1 else "final latent")
-        put(0, 3, picture, "picture (preview)")
-        put(0, 4, mask_tile, "quantized masks")
+        final = position == len(self.tiles) - 1
+        if "x0" in tiles:  # SemanticDraw: the pre-averaged x̂0, then the one re-noise from it
+            merged = [(tiles["x0"][0][1], "x̂0 (pre-averaged)"),
+                      (tiles["x_next"][0][1], "final latent" if final else "x_{t+1}")]
+        else:  # MultiDiffusion forms no x̂0: what it merges is the layers' own x_{t+1}
+            merged = [(tiles["x_next"][0][1], "averaged final latents" if final else "averaged x_{t+1}")]
+        row = [(tiles["x_t"][0][1], "x_t"), *merged, (picture, "picture (preview)"), (mask_tile, "quantized masks")]
+        for column, (image, label) in enumerate(row):
+            put(0, column, image, label)
         for r, name in enumerate(self.layer_rows, start=1):
             for k, (label, tile) in enumerate(tiles[name]):
                 if isolated is None or k == isolated:
@@ -236,18 +243,19 @@ class DenoisingInspector(widgets.VBox):
             return
         from ipycanvas import hold_canvas
 
-        position = min(self.step, len(self.tiles) - 1)
-        frame, labels = self.compose(position, self.isolated)
-        self.last_frame = frame
-        with hold_canvas():
-            self.canvas.clear()
-            self.canvas.put_image_data(frame, 0, 0)
-            self._draw_strip(position)
-            self.canvas.font = "11px sans-serif"
-            self.canvas.fill_style = TEXT_COLOUR
-            for text, x, y in labels:
-                self.canvas.fill_text(text, x, y, max_width=self.tile_w)
-        self.info.value = self._info_html(position)
+        with self._lock:
+            position = min(self.step, len(self.tiles) - 1)
+            frame, labels = self.compose(position, self.isolated)
+            self.last_frame = frame
+            with hold_canvas():
+                self.canvas.clear()
+                self.canvas.put_image_data(frame, 0, 0)
+                self._draw_strip(position)
+                self.canvas.font = "11px sans-serif"
+                self.canvas.fill_style = TEXT_COLOUR
+                for text, x, y in labels:
+                    self.canvas.fill_text(text, x, y, max_width=self.tile_w)
+            self.info.value = self._info_html(position)
 
     def _draw_strip(self, position: int) -> None:
         """One box per step along the top: bootstrap steps orange, the current step outlined."""
