@@ -167,7 +167,8 @@ class Stream:
         if len(recent) < t or len(recent[-1]) < t:  # no finished frame recorded yet
             return None
         return Trace(prompts=self._plan.prompts, project=self.backend.latent_to_rgb,
-                     steps=[recent[k][k] for k in range(t)])
+                     steps=[recent[k][k] for k in range(t)], decode=self.backend.decode_latents,
+                     guidance=self._plan.guidance)
 
     def _record(self, x: Tensor, steps: list[int], pred) -> None:
         if self.traces.maxlen:  # tracing off costs nothing
