@@ -25,7 +25,7 @@ def report(change):
     labels = canvas.label_map
     tmp = {out!r} + ".tmp"
     with open(tmp, "w") as f:
-        json.dump({{"count": int((labels > 0).sum()), "row": labels[{row}].tolist()}}, f)
+        json.dump({{"count": int((labels > 0).sum()), "rows": {{r: labels[r].tolist() for r in {rows}}}}}, f)
     os.replace(tmp, {out!r})
 canvas.observe(report, names=["labels"])
 canvas.start()
@@ -75,7 +75,7 @@ def test_jupyterlab_draw_undo_change_steps_and_layout(playwright_browser, tmp_pa
     size = 512
     out = tmp_path / "labels.json"
     shots = artifact_dir(tmp_path)
-    write_notebook(tmp_path / "canvas.ipynb", CELL.format(out=str(out), size=size, row=256))
+    write_notebook(tmp_path / "canvas.ipynb", CELL.format(out=str(out), size=size, rows=[256, 80]))
     with jupyter_server(tmp_path, "lab") as base:
         page = playwright_browser.new_page(viewport={"width": 1280, "height": 900})
         errors = []
@@ -107,9 +107,11 @@ def test_jupyterlab_draw_undo_change_steps_and_layout(playwright_browser, tmp_pa
         canvas.scroll_into_view_if_needed()
         assert canvas.bounding_box()["width"] < size
         draw_stroke(page, canvas.bounding_box(), size, y=256.5, x0=64, x1=400)
-        wait_until(lambda: (k := kernel_labels(out)) is not None and all(k["row"][80:384]), "the kernel has the stroke")
+        # the whole stroke, its last point (x 400, radius 12) included: the stroke's final map, not a mid-stroke one
+        wait_until(lambda: (k := kernel_labels(out)) is not None and all(k["rows"]["256"][80:410]),
+                   "the kernel has the stroke")
         received = kernel_labels(out)
-        assert not any(received["row"][:40]) and not any(received["row"][430:])  # brush radius 12 around x 64..400
+        assert not any(received["rows"]["256"][:40]) and not any(received["rows"]["256"][430:])  # radius 12, x 64..400
         # a new frame of the edited scene is painted: the stroke's pixels turn brick red in the preview
         page.wait_for_function(pixel_is(230, 256, "r > g + 60"), timeout=60_000)
 
@@ -117,7 +119,7 @@ def test_jupyterlab_draw_undo_change_steps_and_layout(playwright_browser, tmp_pa
         # change-on-Enter), then Ctrl+Z at once: it undoes the stroke, not the typing or a notebook cell
         before = kernel_labels(out)["count"]
         draw_stroke(page, canvas.bounding_box(), size, y=80.5, x0=64, x1=400)
-        wait_until(lambda: kernel_labels(out)["count"] > before, "the kernel has the second stroke")
+        wait_until(lambda: all(kernel_labels(out)["rows"]["80"][80:410]), "the kernel has the whole second stroke")
         prompt = page.locator(".sdw-brush[data-label='1'] input[aria-label='brush prompt']")
         prompt.fill("blue")
         prompt.press("Enter")
@@ -149,7 +151,7 @@ def test_notebook7_draw_and_undo_with_the_keyboard(playwright_browser, tmp_path)
     pytest.importorskip("notebook")
     size = 128
     out = tmp_path / "labels.json"
-    write_notebook(tmp_path / "canvas.ipynb", CELL.format(out=str(out), size=size, row=64))
+    write_notebook(tmp_path / "canvas.ipynb", CELL.format(out=str(out), size=size, rows=[64]))
     with jupyter_server(tmp_path, "notebook") as base:
         page = playwright_browser.new_page(viewport={"width": 1280, "height": 900})
         errors = []
@@ -160,7 +162,7 @@ def test_notebook7_draw_and_undo_with_the_keyboard(playwright_browser, tmp_path)
         page.wait_for_selector(".sdw-status[data-connection='live']", timeout=60_000)
         canvas.scroll_into_view_if_needed()
         draw_stroke(page, canvas.bounding_box(), size, y=64.5, x0=16, x1=100)
-        wait_until(lambda: (k := kernel_labels(out)) is not None and all(k["row"][20:96]), "the kernel has the stroke")
+        wait_until(lambda: (k := kernel_labels(out)) is not None and all(k["rows"]["64"][20:96]), "the kernel has the stroke")
         page.wait_for_function(pixel_is(60, 64, "r > g + 60"), timeout=60_000)
         cells = page.locator(".jp-Cell").count()
         page.keyboard.press("Control+z")
