@@ -143,6 +143,11 @@ def test_jupyterlab_draw_undo_change_steps_and_layout(playwright_browser, tmp_pa
         status = page.locator(".sdw-status")
         assert status.get_attribute("data-connection") == "live"
         assert "error" not in status.inner_text().lower()
+
+        # the kernel goes away (a restart): the view stops claiming to be live
+        page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.restart()")
+        page.wait_for_selector(".sdw-status[data-connection='disconnected']", timeout=60_000)
+        assert status.inner_text().startswith("disconnected: no kernel is running this widget")
         page.close()
     assert not errors, errors
 
