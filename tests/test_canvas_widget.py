@@ -232,7 +232,14 @@ def test_stop_then_start_is_a_new_epoch_and_hello_is_welcomed(canvas):
     canvas._handle_custom_msg({"kind": "hello", "version": PROTOCOL_VERSION}, [])
     welcome = [c for c, _ in canvas.sent if c.get("kind") == "welcome"][-1]
     assert welcome["epoch"] == canvas.session.epoch
-    assert frames(canvas)[-1][0]["epoch"] == canvas.session.epoch, "the newest frame is resent to the new view"
+    newest = frames(canvas)[-1][0]
+    assert newest["epoch"] == canvas.session.epoch, "the newest frame is resent to the new view"
+    count = len(frames(canvas))
+    canvas._handle_custom_msg({"kind": "hello", "version": PROTOCOL_VERSION, "epoch": newest["epoch"],
+                               "seq": newest["seq"]}, [])  # a heartbeat from a view that shows it already
+    assert len(frames(canvas)) == count and canvas.sent[-1][0]["kind"] == "welcome"
+    canvas._handle_custom_msg({"kind": "hello", "version": PROTOCOL_VERSION, "epoch": old_epoch, "seq": 99}, [])
+    assert len(frames(canvas)) == count + 1, "a view showing an older stream gets the newest frame"
 
 
 def test_malformed_messages_warn_show_in_status_and_do_not_stop_the_session(canvas):

@@ -51,6 +51,11 @@ export class FrameView {
   }
 
   /** The stream generation this view shows (null before any frame or welcome). */
+  /** The sequence number of the frame on screen (within `epoch`), or null before the first one. */
+  get shownSeq(): number | null {
+    return Number.isFinite(this.drawnSeq) ? this.drawnSeq : null;
+  }
+
   get epoch(): number | null {
     return this.epochValue;
   }

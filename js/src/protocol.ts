@@ -106,7 +106,8 @@ export type ServerMessage = FrameMessage | ErrorMessage | WelcomeMessage;
 export type ClientMessage =
   | { kind: "ack"; epoch: number; seq: number } // cumulative within the epoch: every frame up to seq
   | { kind: "command"; name: "step" }
-  | { kind: "hello"; version: number };
+  // epoch/seq: the frame this view shows, if any, so the kernel resends its newest frame only when it is newer
+  | { kind: "hello"; version: number; epoch?: number; seq?: number };
 
 const isInt = (value: unknown): value is number => typeof value === "number" && Number.isInteger(value) && value >= 0;
 

@@ -226,7 +226,8 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
   for (const [event, handler] of handlers) model.on(event, handler);
   const hello = () => {
     try {
-      send({ kind: "hello", version: PROTOCOL_VERSION });
+      const shown = frames.epoch !== null && frames.shownSeq !== null ? { epoch: frames.epoch, seq: frames.shownSeq } : {};
+      send({ kind: "hello", version: PROTOCOL_VERSION, ...shown });
     } catch (error) { // a closed comm may throw
       console.warn(`[semanticdraw] could not reach the kernel: ${error}`);
       return status.lost();

@@ -498,8 +498,10 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         elif message["kind"] == "hello":
             epoch = session.epoch if session is not None and self.running else 0
             self.send(dict(WelcomeMessage(kind="welcome", version=PROTOCOL_VERSION, epoch=epoch)))
-            if self._last_encoded is not None and epoch:
-                self._send_frame(self._last_encoded)
+            newest = self._last_encoded
+            shown = (message.get("epoch"), message.get("seq"))
+            if newest is not None and epoch and not (shown[0] == newest.epoch and shown[1] >= newest.seq):
+                self._send_frame(newest)  # (a view that shows it already, say after a heartbeat, is spared it)
 
 
 def _open_photo(data: bytes, target: tuple[int, int] | None = None) -> Image.Image:

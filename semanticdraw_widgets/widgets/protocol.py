@@ -24,7 +24,9 @@ Ephemeral events are custom messages, each a dict with a "kind":
                                                        cumulative (it releases every earlier frame too), so
                                                        a view may ack only its newest painted frame now and then
                         {kind: "command", name: "step"}    one tick while paused
-                        {kind: "hello", version}           a view (re)connected; the newest frame is resent
+                        {kind: "hello", version, [epoch, seq]}  a view (re)connected, or checks the kernel is
+                                                       still there (every 15 s of silence); the newest frame
+                                                       is resent unless the view shows it already (epoch, seq)
 
 Epochs: every stream the canvas starts gets a new epoch and numbers its frames from 1. A view that sees
 a frame of another epoch forgets the old stream's frames (it never compares sequence numbers across
@@ -107,9 +109,11 @@ class CommandMessage(TypedDict):
     name: str
 
 
-class HelloMessage(TypedDict):
+class HelloMessage(TypedDict, total=False):
     kind: Literal["hello"]
     version: int
+    epoch: int  # the frame the view shows, when it shows one
+    seq: int
 
 
 ClientMessage = Union[AckMessage, CommandMessage, HelloMessage]
@@ -139,7 +143,10 @@ def parse_client_message(content: Any, buffers: Sequence[Any] = ()) -> ClientMes
         if version != PROTOCOL_VERSION:
             raise ProtocolError(f"front end speaks protocol {version}, the kernel {PROTOCOL_VERSION}: "
                                 f"reinstall semanticdraw_widgets and reload the page")
-        return HelloMessage(kind="hello", version=version)
+        hello = HelloMessage(kind="hello", version=version)
+        if "epoch" in content or "seq" in content:
+            hello.update(epoch=_int_field(content, "epoch"), seq=_int_field(content, "seq"))
+        return hello
     raise ProtocolError(f"unknown message kind {kind!r}")
 
 
