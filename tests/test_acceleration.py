@@ -123,3 +123,9 @@ def test_accelerated_backend_generates_the_same_image_and_stream_edits_never_rec
         if filled is None:  # the ring filled: batches of 1 and 2 slots x 3 layers (the first is generate's)
             filled = captures_of(fast)["unet"]
     assert filled == 2 and captures_of(fast)["unet"] == filled  # prompts, seed, masks: inputs, never constants
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU default")
+def test_load_backend_compile_is_a_no_op_off_cuda(tiny_sd_folder):
+    backend = sdw.load_backend(str(tiny_sd_folder), sampler="lcm", compile=True)
+    assert isinstance(backend.unet, torch.nn.Module) and captures_of(backend) == {}
