@@ -129,3 +129,34 @@ def test_accelerated_backend_generates_the_same_image_and_stream_edits_never_rec
 def test_load_backend_compile_is_a_no_op_off_cuda(tiny_sd_folder):
     backend = sdw.load_backend(str(tiny_sd_folder), sampler="lcm", compile=True)
     assert isinstance(backend.unet, torch.nn.Module) and captures_of(backend) == {}
+
+
+@pytest.mark.slow
+def test_compile_mode_matches_eager_and_new_values_never_recompile():
+    from torch._dynamo.utils import counters
+
+    torch._dynamo.reset()
+    layer = torch.nn.Linear(8, 8).eval()
+    fn = lambda x, embeds: torch.relu(layer(x) + embeds)  # noqa: E731
+    call = CapturedCall(fn, mode="compile")
+    with torch.inference_mode():
+        for seed in range(3):
+            g = torch.Generator().manual_seed(seed)
+            x, embeds = torch.randn(4, 8, generator=g), torch.randn(4, 8, generator=g)
+            torch.testing.assert_close(call(x, embeds), fn(x, embeds))
+    assert call.captures == 1 and counters["stats"]["unique_graphs"] == 1
+
+
+def test_a_failed_capture_runs_that_signature_eagerly_from_then_on():
+    call = CapturedCall(lambda x: x * 2, mode="compile")  # compiles lazily: nothing runs until _capture
+
+    def refuse(leaves, spec):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    call._capture = refuse
+    with pytest.warns(UserWarning, match="could not capture"):
+        assert call(torch.ones(2)).tolist() == [2.0, 2.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert call(torch.full((2,), 3.0)).tolist() == [6.0, 6.0]  # no second attempt, no second warning
+    assert (call.captures, call.failed_captures, call.fallbacks) == (0, 1, 2)
