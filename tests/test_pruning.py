@@ -77,3 +77,22 @@ def test_unconditional_rows_exist_only_with_guidance_above_one():
         rows_before = backend.model_rows
         sdw.generate(backend, scene, steps=2, guidance_scale=guidance)
         assert backend.model_rows - rows_before == 2 * 2 * (2 if doubled else 1)
+
+
+def test_pruned_stream_shows_the_same_frames(monkeypatch):
+    scene = scene_with(LEFT, EMPTY, RIGHT)  # an undrawn region, and no gap for the background to fill
+    full_backend, pruned_backend = ToyBackend(), ToyBackend()
+
+    def planner(backend, *args, **kwargs):  # the hook, for the pruned stream only
+        plan = make_plan(backend, *args, **kwargs)
+        return prune_plan(plan) if backend is pruned_backend else plan
+
+    monkeypatch.setattr(sys.modules["semanticdraw_widgets.engine.stream"], "make_plan", planner)
+    full, pruned = sdw.Stream(full_backend, scene, steps=3), sdw.Stream(pruned_backend, scene, steps=3)
+    edited = scene.with_region(0, prompt="yellow")
+    for tick in range(6):
+        if tick == 2:
+            full.update(edited), pruned.update(edited)
+        a, b = full.tick(), pruned.tick()
+        torch.testing.assert_close(b.latent, a.latent, rtol=1e-5, atol=1e-5)
+    assert pruned_backend.model_rows * 2 == full_backend.model_rows == 48  # 2 of 4 layers run
