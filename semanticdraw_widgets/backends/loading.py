@@ -87,13 +87,20 @@ def _hub_kwargs(spec: str, what: str) -> dict[str, Any]:
 
 def load_backend(spec: str | os.PathLike = "toy", *, device: str | torch.device = "auto",
                  dtype: torch.dtype | str | None = None, sampler: str | None = None, lora: str | None = None,
-                 lora_scale: float = 1.0, tiny_vae: str | None = None, config: str | None = None) -> Backend:
+                 lora_scale: float = 1.0, tiny_vae: str | None = None, config: str | None = None,
+                 compile: bool = False) -> Backend:
     """Load a model family behind the Backend protocol (see the module docstring for specs).
 
     sampler: "lcm", "tcd", "euler" or "ddim"; None keeps the model's own scheduler family (or the one
     the named LoRA is made for). lora: a nickname (lcm, tcd, hyper-sd), hub id or local file, fused
-    at `lora_scale`. tiny_vae: a TAESD folder or hub id for cheap encode/decode.
+    at `lora_scale`. tiny_vae: a TAESD folder or hub id for cheap encode/decode. compile: on CUDA, capture
+    the denoiser and decoder calls as CUDA graphs once per shape (backends/acceleration.py); no effect elsewhere.
     """
+    if compile:  # gpufast hook: accelerate the finished backend (after any LoRA is fused)
+        from .acceleration import accelerate_backend
+
+        return accelerate_backend(load_backend(spec, device=device, dtype=dtype, sampler=sampler, lora=lora,
+                                               lora_scale=lora_scale, tiny_vae=tiny_vae, config=config))
     if sampler is not None and sampler not in SAMPLERS:
         raise ValueError(f"unknown sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
     if not isinstance(spec, (str, os.PathLike)):
