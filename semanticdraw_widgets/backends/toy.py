@@ -42,7 +42,7 @@ from torch import Tensor
 
 from .base import Conditioning, Schedule, pick_device
 from .schedules import SD_NOISE_SCHEDULE, make_scheduler, make_vp_schedule
-from .toy_lexicon import embed_prompt, pattern_fields, shape_fields, shape_weights, unknown_words
+from .toy_lexicon import PATTERN_WEIGHTS, PATTERNS, embed_prompt, pattern_fields, shape_fields, shape_weights, unknown_words
 
 # Fixed RGB (in [-1, 1]) -> 4-channel latent map; four channels like SD so shapes feel familiar.
 RGB_TO_LATENT = torch.tensor([
@@ -72,6 +72,7 @@ class ToyBackend:
     scale_factor = 4
     default_guidance = 1.0
     prior_std = 0.15  # s: how far a clean latent may stray from its texture mean
+    grain_std = 0.35  # extra s of grainy looks ("noise" and "grass" patterns: sand, gravel, fur, lawn)
 
     def __init__(self, device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
                  sampler: str = "lcm") -> None:
@@ -149,25 +150,37 @@ class ToyBackend:
         self.model_rows += x.shape[0]
         step_index = step_index.to(self.device)
         alpha = schedule.alphas[step_index][:, None]  # (N, 1)
-        var = alpha ** 2 * self.prior_std ** 2 + schedule.sigmas[step_index][:, None] ** 2
+        spread = self.prior_stds(cond["appearance"])[:, None]  # (N, 1) s per row
+        var = alpha ** 2 * spread ** 2 + schedule.sigmas[step_index][:, None] ** 2
+        gain = alpha * spread ** 2 / var  # c = α s² / var: how much x̂0 follows x_t rather than the prior
         shape = cond.get("shape")
         is_object = shape.sum(1) > 0 if shape is not None else torch.zeros(x.shape[0], dtype=torch.bool)
         if not bool(is_object.any()):
-            return self._texture_x0(x.float(), alpha, var, cond["appearance"])
+            return self._texture_x0(x.float(), alpha, var, gain, cond["appearance"])
         out = torch.empty(x.shape, dtype=torch.float32, device=x.device)
         texture = ~is_object
         if bool(texture.any()):
-            out[texture] = self._texture_x0(x[texture].float(), alpha[texture], var[texture], cond["appearance"][texture])
-        out[is_object] = self._object_x0(x[is_object].float(), alpha[is_object], var[is_object],
+            out[texture] = self._texture_x0(x[texture].float(), alpha[texture], var[texture], gain[texture],
+                                            cond["appearance"][texture])
+        out[is_object] = self._object_x0(x[is_object].float(), alpha[is_object], var[is_object], gain[is_object],
                                          cond["appearance"][is_object], shape[is_object])
         return out
 
-    def _texture_x0(self, x: Tensor, alpha: Tensor, var: Tensor, appearance: Tensor) -> Tensor:
+    def prior_stds(self, appearance: Tensor) -> Tensor:
+        """(N, D) appearance vectors -> (N,) prior spread s: grainy looks leave more to the noise.
+
+        Their fine detail is not in the mean texture but drawn from the noise, as a real model's is,
+        so averaging independently re-noised latents (MultiDiffusion) visibly washes it out.
+        """
+        weights = appearance[:, PATTERN_WEIGHTS]
+        grain = weights[:, PATTERNS.index("noise")] + weights[:, PATTERNS.index("grass")]
+        return self.prior_std + self.grain_std * grain
+
+    def _texture_x0(self, x: Tensor, alpha: Tensor, var: Tensor, gain: Tensor, appearance: Tensor) -> Tensor:
         # Σ_k r_k x̂0_k = (1 - cα) Σ_k r_k μ_k + c x_t with c = α s² / var, and the posterior logits need
         # only <x_t, μ_k> and ‖μ_k‖². Every row is scored against the components of every prompt in the
         # batch at once (components of other prompts get zero weight): two matmuls over the whole batch
         # instead of gathering and scattering rows per prompt, which costs memory passes on a CPU.
-        gain = alpha * self.prior_std ** 2 / var  # c
         flat = x.flatten(1)  # (N, D)
         prompts, owner = torch.unique(appearance, dim=0, return_inverse=True)  # (G, D'), (N,)
         means, norms = self.stacked_means(prompts, x.shape[-2], x.shape[-1])  # (G*K, D), (G*K,)
@@ -207,14 +220,14 @@ class ToyBackend:
                 self._objects.popitem(last=False)
         return self._objects[key]
 
-    def _object_x0(self, x: Tensor, alpha: Tensor, var: Tensor, appearance: Tensor, shape: Tensor) -> Tensor:
+    def _object_x0(self, x: Tensor, alpha: Tensor, var: Tensor, gain: Tensor, appearance: Tensor,
+                   shape: Tensor) -> Tensor:
         # With y = x_t − α B, log r_{s,p} = α <y, roll_p T_s> / var − α² ‖T_s‖² / (2 var) + log π_{s,p}
         # (‖B + roll_p T_s‖² does not depend on p), and Σ r_{s,p} roll_p T_s is r_s convolved with T_s:
         # one cross-correlation and one convolution per scale, both by FFT over the circular frame.
         h, w = x.shape[-2:]
         backdrop = self.backdrop_latent()[None, :, None, None]  # (1, C, 1, 1)
-        gain = (alpha * self.prior_std ** 2 / var)[:, :, None, None]  # (N, 1, 1, 1)
-        a, v = alpha[:, :, None, None], var[:, :, None, None]
+        a, v, gain = alpha[:, :, None, None], var[:, :, None, None], gain[:, :, None, None]  # (N, 1, 1, 1)
         out = torch.empty_like(x)
         keys, owner = torch.unique(torch.cat([appearance, shape], 1), dim=0, return_inverse=True)
         for g in range(len(keys)):
