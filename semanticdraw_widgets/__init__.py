@@ -8,6 +8,7 @@
 """
 
 from .backends import Backend, ModelLoadError, ModelNotAvailableOffline, load_backend
+from .compare import Comparison, compare_methods
 from .engine import Frame, Stream, Trace, TraceStep, generate
 from .runtime import Session, SessionStatus
 from .scene import Background, Region, Scene, SceneError
@@ -24,5 +25,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'semanticdraw_widgets' has no attribute {name!r}")
 
 
-__all__ = ["Backend", "Background", "Frame", "PaletteError", "SemanticDrawCanvas", "Stream", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError", "Session", "SessionStatus",
+__all__ = ["Backend", "Background", "Comparison", "compare_methods", "Frame", "PaletteError", "SemanticDrawCanvas", "Stream", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError", "Session", "SessionStatus",
            "Trace", "TraceStep", "generate", "load_backend", "__version__"]

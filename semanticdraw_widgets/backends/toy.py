@@ -19,10 +19,10 @@ centre bias real models have. Their prior is a mixture over the object's templat
 ``OBJECT_SCALES`` filled with the prompt's look, minus the plain backdrop B) placed at every position p
 of the frame (circularly), with prior weights favouring big objects at the centre:
 
-    x0 ~ Σ_{s,p} π_s π_p N(B + roll_p(T_s), s² I),   log π_p = log(exp(−d_p² / (2 CENTRE_SPREAD²)) + exp(OFF_CENTRE_LOG_PRIOR))
+    x0 ~ Σ_{s,p} π_s π_p N(B + roll_p(T_s), s² I),   log π_{s,p} = log(exp(−d_p² / (2 CENTRE_SPREAD²)) + exp(OFF_CENTRE_LOG_PRIOR_s))
 
 with d_p the distance of p from the frame's centre as a fraction of the frame (a sharp central bump over
-a low floor: objects are usually centred but may sit anywhere).
+a low floor, lower for bigger objects: objects are usually centred, small ones may sit anywhere).
 
 The posterior over (s, p) is a softmax of a cross-correlation of x_t − α B with each template and the
 posterior mean places the templates with a convolution, both exact and computed by FFT. So the whole
@@ -58,9 +58,11 @@ PHASES = torch.tensor([[0.0, 0.0], [0.5, 0.25], [0.25, 0.5], [0.75, 0.75]])
 OBJECT_SCALES = (0.08, 0.2, 0.35)
 OBJECT_SCALE_LOG_PRIOR = (-2.0, -1.0, 0.0)
 # Centre bias of object positions: a sharp bump of width CENTRE_SPREAD (fraction of the frame) at the centre,
-# over a floor OFF_CENTRE_LOG_PRIOR nats lower: objects are usually centred but may sit anywhere.
+# over a floor OFF_CENTRE_LOG_PRIOR nats lower (per scale): objects are usually centred, small ones may sit
+# anywhere, and big ones fill the frame from its centre (their floor is low enough that noise alone
+# never moves them: the noise's evidence grows with the object's size).
 CENTRE_SPREAD = 0.02
-OFF_CENTRE_LOG_PRIOR = -12.0
+OFF_CENTRE_LOG_PRIOR = (-12.0, -30.0, -60.0)
 BACKDROP_RGB = (1.0, 1.0, 1.0)  # objects are drawn on white, the surround bootstrapping shows them
 
 
@@ -72,7 +74,7 @@ class ToyBackend:
     scale_factor = 4
     default_guidance = 1.0
     prior_std = 0.15  # s: how far a clean latent may stray from its texture mean
-    grain_std = 0.35  # extra s of grainy looks ("noise" and "grass" patterns: sand, gravel, fur, lawn)
+    grain_std = 0.2  # extra s of grainy looks ("noise" and "grass" patterns: sand, gravel, fur, lawn)
 
     def __init__(self, device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
                  sampler: str = "lcm") -> None:
@@ -213,8 +215,9 @@ class ToyBackend:
             ys = (torch.arange(height, device=self.device, dtype=torch.float32) - height // 2) / height
             xs = (torch.arange(width, device=self.device, dtype=torch.float32) - width // 2) / width
             bump = -(ys[:, None] ** 2 + xs[None, :] ** 2) / (2 * CENTRE_SPREAD ** 2)
-            position = torch.logaddexp(bump, torch.tensor(OFF_CENTRE_LOG_PRIOR))  # (h, w) centre bias
-            log_prior = torch.tensor(OBJECT_SCALE_LOG_PRIOR, device=self.device)[:, None, None] + position[None]
+            floor = torch.tensor(OFF_CENTRE_LOG_PRIOR, device=self.device)[:, None, None]
+            position = torch.logaddexp(bump[None], floor)  # (S, h, w) centre bias
+            log_prior = torch.tensor(OBJECT_SCALE_LOG_PRIOR, device=self.device)[:, None, None] + position
             self._objects[key] = (torch.fft.rfft2(templates), (templates ** 2).sum((1, 2, 3)), log_prior)
             if len(self._objects) > 64:
                 self._objects.popitem(last=False)
