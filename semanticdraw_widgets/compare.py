@@ -171,7 +171,7 @@ def overlap_detail(rgb: np.ndarray, masks: list[np.ndarray], blurs: list[float],
     """
     if len(masks) < 2:
         return None
-    soft = torch.stack([_gaussian(torch.from_numpy(np.asarray(m, np.float32)), b) for m, b in zip(masks, blurs)])
+    soft = torch.stack([_gaussian(torch.from_numpy(np.array(m, np.float32)), b) for m, b in zip(masks, blurs)])
     overlap = ((soft > 0.2).sum(0) >= 2).float()[None, None]  # (1, 1, H, W)
     luma = torch.from_numpy(rgb.mean(-1))[None, None]
     small = F.avg_pool2d(luma, scale_factor)
