@@ -36,7 +36,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .backends.base import Backend
 from .backends.toy_lexicon import SHAPE_WORDS, describe, tokenize
-from .engine.generate import generate
+from .engine import generate
 from .scene import Scene
 
 # label -> keyword arguments of generate()
