@@ -25,5 +25,6 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'semanticdraw_widgets' has no attribute {name!r}")
 
 
-__all__ = ["Backend", "Background", "Comparison", "compare_methods", "Frame", "PaletteError", "SemanticDrawCanvas", "Stream", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError", "Session", "SessionStatus",
+__all__ = ["Backend", "Background", "Frame", "PaletteError", "SemanticDrawCanvas", "Stream", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError", "Session", "SessionStatus",
            "Trace", "TraceStep", "generate", "load_backend", "__version__"]
+__all__ += ["Comparison", "compare_methods"]
