@@ -32,7 +32,7 @@ def test_renoise_with_the_predicted_noise_recovers_the_forward_process():
 
 def test_cfg_is_identity_at_scale_one():
     a, b = torch.randn(3), torch.randn(3)
-    assert torch.allclose(classifier_free_guidance(a, b, 1.0), b)
+    torch.testing.assert_close(classifier_free_guidance(a, b, 1.0), b)  # allclose had no atol for values near 0: flaky
 
 
 def test_bootstrap_inputs_and_rolls():
