@@ -215,8 +215,8 @@ def test_toy_denoiser_is_the_closed_form_mixture_posterior_mean(toy):
     steps = torch.tensor([0, 1, 2, 3, 1])
     x = torch.randn(len(prompts), 4, 8, 12, generator=torch.Generator().manual_seed(3))
     got = toy.predict_x0(x, steps, schedule, cond)
-    s2 = toy.prior_std ** 2
     for row, prompt in enumerate(prompts):
+        s2 = float(toy.prior_stds(cond["appearance"][row: row + 1])[0]) ** 2  # grainy looks ("grass") spread more
         means, _ = toy.texture_means(cond["appearance"][row], 8, 12)  # (K, D)
         alpha, sigma = schedule.alphas[steps[row]], schedule.sigmas[steps[row]]
         var = alpha ** 2 * s2 + sigma ** 2

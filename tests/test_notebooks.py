@@ -13,6 +13,8 @@ WRITES = {
     "01_quickstart.ipynb": ["semanticdraw.png"],
     "02_regional_denoising_step_by_step.ipynb": ["denoise.gif"],
     "03_colab_demo.ipynb": ["colab_demo.png"],
+    "04_inpainting.ipynb": ["semanticdraw.png"],
+    "05_why_semanticdraw.ipynb": ["semanticdraw.png"],
     "06_programmatic_scenes.ipynb": ["my_scene.json", "renders.png"],
 }
 

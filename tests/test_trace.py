@@ -10,7 +10,7 @@ from PIL import Image
 import semanticdraw_widgets as sdw
 import semanticdraw_widgets.engine.generate  # noqa: F401  (the module, not the function of that name)
 from semanticdraw_widgets.engine import sampler
-from semanticdraw_widgets.engine.masks import quantize_masks
+from semanticdraw_widgets.engine.masks import background_weights, quantize_masks
 from semanticdraw_widgets.engine.regional import aggregate_x0, roll_layers
 from semanticdraw_widgets.engine.trace import PANELS
 
@@ -39,10 +39,13 @@ def test_semanticdraw_trace_is_complete_and_consistent(toy):
     for i, step in enumerate(trace.steps):
         assert step.layer_inputs.shape == step.model_inputs.shape == (p, 4, h, h)
         assert step.soft_masks.shape == step.masks.shape == (p, h, h)
-        # x_t = α x̂0 + σ ε̂, and the masks are the soft masks quantized at this step's level
+        # x_t = α x̂0 + σ ε̂; the regions' masks are their soft masks quantized at this step's level, and the
+        # background's is what the regions leave (the published rule)
         assert close(step.x_t, step.alpha * step.x0 + step.sigma * step.eps)
         levels = torch.tensor([s.noise_level for s in trace.steps])
-        assert close(step.masks, quantize_masks(step.soft_masks, levels)[i])
+        regions = quantize_masks(step.soft_masks[1:], levels)[i]
+        assert close(step.masks[1:], regions)
+        assert close(step.masks[0], background_weights(regions[None])[0, 0])
         assert close(step.x0, aggregate_x0(step.x0_layers[None], step.masks[None, :, None],
                                            step.x0_layers[None, 0])[0])
         # what the model ran on is what each layer saw, rolled by this step's shifts

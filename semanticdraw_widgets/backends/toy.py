@@ -11,13 +11,31 @@ For x_t = α x0 + σ ε the minimum-mean-squared-error denoiser is closed form:
     r_k ∝ exp(−‖x_t − α μ_k‖² / (2 (α² s² + σ²)))                     (the posterior over phases)
 
 so at high noise the model hedges between phases, commits to one as the noise falls, and a region
-painted "red bricks" converges to red bricks. The latent is an invertible-by-pseudo-inverse linear
-map of RGB at 1/4 resolution, so decoding is exact and previews are free. It is a teaching model,
-not a photo model: it has no notion of objects, only of colours and textures.
+painted "red bricks" converges to red bricks. Grainy looks (sand, gravel, grass, fur) have a wider
+spread s (``prior_stds``): their fine detail is drawn from the noise, as a real model's is, so
+averaging independently re-noised latents (MultiDiffusion) visibly washes it out. The latent is an
+invertible-by-pseudo-inverse linear map of RGB at 1/4 resolution, so decoding is exact and previews
+are free.
+
+Object words ("sun", "moon", "ball", "apple", "flower", "star") draw a whole object instead, with the
+centre bias real models have. Their prior is a mixture over the object's template T_s (shape s of
+``OBJECT_SCALES`` filled with the prompt's look, minus the plain backdrop B) placed at every position p
+of the frame (circularly), with prior weights favouring big objects at the centre:
+
+    x0 ~ Σ_{s,p} π_s π_p N(B + roll_p(T_s), s² I),   log π_{s,p} = log(exp(−d_p² / (2 CENTRE_SPREAD²)) + exp(OFF_CENTRE_LOG_PRIOR_s))
+
+with d_p the distance of p from the frame's centre as a fraction of the frame (a sharp central bump over
+a low floor, lower for bigger objects: objects are usually centred, small ones may sit anywhere).
+
+The posterior over (s, p) is a softmax of a cross-correlation of x_t − α B with each template and the
+posterior mean places the templates with a convolution, both exact and computed by FFT. So the whole
+canvas draws the object centred, and a region only gets the object inside its mask if the model sees
+the region centred on a plain surround: SemanticDraw's bootstrapping and mask centring.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from typing import Sequence
 
@@ -27,7 +45,7 @@ from torch import Tensor
 
 from .base import Conditioning, Schedule, pick_device
 from .schedules import SD_NOISE_SCHEDULE, make_scheduler, make_vp_schedule
-from .toy_lexicon import embed_prompt, pattern_fields
+from .toy_lexicon import PATTERN_WEIGHTS, PATTERNS, embed_prompt, pattern_fields, shape_fields, shape_weights, unknown_words
 
 # Fixed RGB (in [-1, 1]) -> 4-channel latent map; four channels like SD so shapes feel familiar.
 RGB_TO_LATENT = torch.tensor([
@@ -39,6 +57,16 @@ RGB_TO_LATENT = torch.tensor([
 LATENT_TO_RGB = torch.linalg.pinv(RGB_TO_LATENT)  # (3, 4)
 # Phases (dy, dx) of the K mixture components, as fractions of the pattern period.
 PHASES = torch.tensor([[0.0, 0.0], [0.5, 0.25], [0.25, 0.5], [0.75, 0.75]])
+# Object radii as fractions of the frame's shorter side, and their prior log-weights (big objects favoured).
+OBJECT_SCALES = (0.08, 0.2, 0.35)
+OBJECT_SCALE_LOG_PRIOR = (-2.0, -1.0, 0.0)
+# Centre bias of object positions: a sharp bump of width CENTRE_SPREAD (fraction of the frame) at the centre,
+# over a floor OFF_CENTRE_LOG_PRIOR nats lower (per scale): objects are usually centred, small ones may sit
+# anywhere, and big ones fill the frame from its centre (their floor is low enough that noise alone
+# never moves them: the noise's evidence grows with the object's size).
+CENTRE_SPREAD = 0.02
+OFF_CENTRE_LOG_PRIOR = (-12.0, -30.0, -60.0)
+BACKDROP_RGB = (1.0, 1.0, 1.0)  # objects are drawn on white, the surround bootstrapping shows them
 
 
 class ToyBackend:
@@ -49,6 +77,7 @@ class ToyBackend:
     scale_factor = 4
     default_guidance = 1.0
     prior_std = 0.15  # s: how far a clean latent may stray from its texture mean
+    grain_std = 0.2  # extra s of grainy looks ("noise" and "grass" patterns: sand, gravel, fur, lawn)
 
     def __init__(self, device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
                  sampler: str = "lcm") -> None:
@@ -58,6 +87,7 @@ class ToyBackend:
         self._scheduler = make_scheduler(sampler, SD_NOISE_SCHEDULE)
         self._means: OrderedDict[tuple, tuple[Tensor, Tensor]] = OrderedDict()
         self._stacks: OrderedDict[tuple, tuple[Tensor, Tensor]] = OrderedDict()
+        self._objects: OrderedDict[tuple, tuple[Tensor, Tensor, Tensor]] = OrderedDict()
         self.model_calls = 0  # batched predict_x0 calls, for tests and teaching
         self.model_rows = 0  # latents denoised in total
 
@@ -68,9 +98,25 @@ class ToyBackend:
         return make_vp_schedule(self._scheduler, steps).to(self.device)
 
     def encode_prompts(self, prompts: Sequence[str]) -> Conditioning:
+        """Appearance vectors and object-shape weights; warns once per call about words the toy ignores.
+
+        The engine encodes each text once per plan (a stream keeps its cache), so a stream warns once
+        per new prompt, not every tick.
+        """
         if len(prompts) == 0:
             raise ValueError("encode_prompts needs at least one prompt")
-        return {"appearance": torch.stack([embed_prompt(p) for p in prompts]).to(self.device)}
+        for prompt in dict.fromkeys(prompts):
+            ignored = unknown_words(prompt)
+            if ignored:
+                warnings.warn(f"the toy model ignores {', '.join(map(repr, ignored))} in {prompt!r}: it only knows "
+                              "its lexicon's colour, texture and object words (see toy_lexicon.describe(prompt))",
+                              UserWarning, stacklevel=2)
+        return {"appearance": torch.stack([embed_prompt(p) for p in prompts]).to(self.device),
+                "shape": torch.stack([shape_weights(p) for p in prompts]).to(self.device)}
+
+    def unknown_words(self, prompt: str) -> list[str]:
+        """Words of `prompt` the toy ignores (not in its lexicon, not function words), e.g. ['sofa']."""
+        return unknown_words(prompt)
 
     def texture_means(self, appearance: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
         """(D,) appearance vector -> flattened latent means (K, C*h*w) and their squared norms (K,), cached."""
@@ -103,18 +149,45 @@ class ToyBackend:
         return self._stacks[key]
 
     def predict_x0(self, x: Tensor, step_index: Tensor, schedule: Schedule, cond: Conditioning) -> Tensor:
-        # Σ_k r_k x̂0_k = (1 - cα) Σ_k r_k μ_k + c x_t with c = α s² / var, and the posterior logits need
-        # only <x_t, μ_k> and ‖μ_k‖². Every row is scored against the components of every prompt in the
-        # batch at once (components of other prompts get zero weight): two matmuls over the whole batch
-        # instead of gathering and scattering rows per prompt, which costs memory passes on a CPU.
+        # Exact posterior mean, per row: texture prompts under their phase mixture, object prompts under
+        # their placed-template mixture. Both share the per-row gain c = α s² / var of the isotropic prior.
         self.model_calls += 1
         self.model_rows += x.shape[0]
         step_index = step_index.to(self.device)
         alpha = schedule.alphas[step_index][:, None]  # (N, 1)
-        var = alpha ** 2 * self.prior_std ** 2 + schedule.sigmas[step_index][:, None] ** 2
-        gain = alpha * self.prior_std ** 2 / var  # c
-        flat = x.float().flatten(1)  # (N, D)
-        prompts, owner = torch.unique(cond["appearance"], dim=0, return_inverse=True)  # (G, D'), (N,)
+        spread = self.prior_stds(cond["appearance"])[:, None]  # (N, 1) s per row
+        var = alpha ** 2 * spread ** 2 + schedule.sigmas[step_index][:, None] ** 2
+        gain = alpha * spread ** 2 / var  # c = α s² / var: how much x̂0 follows x_t rather than the prior
+        shape = cond.get("shape")
+        is_object = shape.sum(1) > 0 if shape is not None else torch.zeros(x.shape[0], dtype=torch.bool)
+        if not bool(is_object.any()):
+            return self._texture_x0(x.float(), alpha, var, gain, cond["appearance"])
+        out = torch.empty(x.shape, dtype=torch.float32, device=x.device)
+        texture = ~is_object
+        if bool(texture.any()):
+            out[texture] = self._texture_x0(x[texture].float(), alpha[texture], var[texture], gain[texture],
+                                            cond["appearance"][texture])
+        out[is_object] = self._object_x0(x[is_object].float(), alpha[is_object], var[is_object], gain[is_object],
+                                         cond["appearance"][is_object], shape[is_object])
+        return out
+
+    def prior_stds(self, appearance: Tensor) -> Tensor:
+        """(N, D) appearance vectors -> (N,) prior spread s: grainy looks leave more to the noise.
+
+        Their fine detail is not in the mean texture but drawn from the noise, as a real model's is,
+        so averaging independently re-noised latents (MultiDiffusion) visibly washes it out.
+        """
+        weights = appearance[:, PATTERN_WEIGHTS]
+        grain = weights[:, PATTERNS.index("noise")] + weights[:, PATTERNS.index("grass")]
+        return self.prior_std + self.grain_std * grain
+
+    def _texture_x0(self, x: Tensor, alpha: Tensor, var: Tensor, gain: Tensor, appearance: Tensor) -> Tensor:
+        # Σ_k r_k x̂0_k = (1 - cα) Σ_k r_k μ_k + c x_t with c = α s² / var, and the posterior logits need
+        # only <x_t, μ_k> and ‖μ_k‖². Every row is scored against the components of every prompt in the
+        # batch at once (components of other prompts get zero weight): two matmuls over the whole batch
+        # instead of gathering and scattering rows per prompt, which costs memory passes on a CPU.
+        flat = x.flatten(1)  # (N, D)
+        prompts, owner = torch.unique(appearance, dim=0, return_inverse=True)  # (G, D'), (N,)
         means, norms = self.stacked_means(prompts, x.shape[-2], x.shape[-1])  # (G*K, D), (G*K,)
         component_owner = torch.arange(len(prompts), device=owner.device).repeat_interleave(PHASES.shape[0])
         own = owner[:, None] == component_owner[None]  # (N, G*K): the row's prompt owns the component
@@ -122,6 +195,57 @@ class ToyBackend:
         distance = -2 * alpha * (flat @ means.T) + alpha ** 2 * norms[None]  # (N, G*K)
         r = torch.softmax((-distance / (2 * var)).masked_fill(~own, float("-inf")), dim=1)
         return torch.addmm(gain * flat, (1 - gain * alpha) * r, means).view_as(x)
+
+    def backdrop_latent(self) -> Tensor:
+        """(C,) latent of the plain backdrop objects are drawn on (white, as bootstrapping's surround)."""
+        rgb = torch.tensor(BACKDROP_RGB) * 2 - 1
+        return (RGB_TO_LATENT @ rgb).to(self.device)
+
+    def object_templates(self, appearance: Tensor, shape: Tensor, height: int, width: int) -> tuple[Tensor, Tensor, Tensor]:
+        """One object prompt at (h, w) -> template spectra (S, C, h, w//2+1), ‖T_s‖² (S,), log-prior (S, h, w); cached.
+
+        T_s is the object at scale s, filled with the prompt's look minus the backdrop, centred on pixel (0, 0)
+        so that rolling it by p places its centre at p.
+        """
+        key = (tuple(appearance.tolist()), tuple(shape.tolist()), height, width)
+        if key not in self._objects:
+            fill = self._render_means(appearance, height, width)[0] - self.backdrop_latent()[:, None, None]  # (C, h, w)
+            side = min(height, width)
+            silhouettes = torch.stack([torch.einsum("k,khw->hw", shape.to(self.device).float(),
+                                                    shape_fields(height, width, f * side, device=self.device))
+                                       for f in OBJECT_SCALES])  # (S, h, w), centred in the frame
+            templates = torch.roll(silhouettes[:, None] * fill[None], (-(height // 2), -(width // 2)), dims=(-2, -1))
+            ys = (torch.arange(height, device=self.device, dtype=torch.float32) - height // 2) / height
+            xs = (torch.arange(width, device=self.device, dtype=torch.float32) - width // 2) / width
+            bump = -(ys[:, None] ** 2 + xs[None, :] ** 2) / (2 * CENTRE_SPREAD ** 2)
+            floor = torch.tensor(OFF_CENTRE_LOG_PRIOR, device=self.device)[:, None, None]
+            position = torch.logaddexp(bump[None], floor)  # (S, h, w) centre bias
+            log_prior = torch.tensor(OBJECT_SCALE_LOG_PRIOR, device=self.device)[:, None, None] + position
+            self._objects[key] = (torch.fft.rfft2(templates), (templates ** 2).sum((1, 2, 3)), log_prior)
+            if len(self._objects) > 64:
+                self._objects.popitem(last=False)
+        return self._objects[key]
+
+    def _object_x0(self, x: Tensor, alpha: Tensor, var: Tensor, gain: Tensor, appearance: Tensor,
+                   shape: Tensor) -> Tensor:
+        # With y = x_t − α B, log r_{s,p} = α <y, roll_p T_s> / var − α² ‖T_s‖² / (2 var) + log π_{s,p}
+        # (‖B + roll_p T_s‖² does not depend on p), and Σ r_{s,p} roll_p T_s is r_s convolved with T_s:
+        # one cross-correlation and one convolution per scale, both by FFT over the circular frame.
+        h, w = x.shape[-2:]
+        backdrop = self.backdrop_latent()[None, :, None, None]  # (1, C, 1, 1)
+        a, v, gain = alpha[:, :, None, None], var[:, :, None, None], gain[:, :, None, None]  # (N, 1, 1, 1)
+        out = torch.empty_like(x)
+        keys, owner = torch.unique(torch.cat([appearance, shape], 1), dim=0, return_inverse=True)
+        for g in range(len(keys)):
+            rows = owner == g
+            spectra, norms, log_prior = self.object_templates(appearance[rows][0], shape[rows][0], h, w)
+            y = torch.fft.rfft2(x[rows] - a[rows] * backdrop)  # (n, C, h, w')
+            corr = torch.fft.irfft2((y[:, None] * spectra.conj()[None]).sum(2), s=(h, w))  # (n, S, h, w)
+            logits = a[rows] * corr / v[rows] - a[rows] ** 2 * norms[None, :, None, None] / (2 * v[rows]) + log_prior
+            r = torch.softmax(logits.flatten(1), 1).view_as(logits)  # posterior over (scale, position)
+            placed = torch.fft.irfft2((torch.fft.rfft2(r)[:, :, None] * spectra[None]).sum(1), s=(h, w))  # (n, C, h, w)
+            out[rows] = (1 - gain[rows] * a[rows]) * (backdrop + placed) + gain[rows] * x[rows]
+        return out
 
     def encode_images(self, images: Tensor) -> Tensor:
         small = F.avg_pool2d(images.float().to(self.device), self.scale_factor)

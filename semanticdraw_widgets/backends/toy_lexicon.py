@@ -47,6 +47,11 @@ __all__ = [
     "embed_prompt",
     "describe",
     "pattern_fields",
+    "SHAPES",
+    "SHAPE_WORDS",
+    "shape_weights",
+    "shape_fields",
+    "unknown_words",
 ]
 
 RGB = tuple[float, float, float]
@@ -177,12 +182,15 @@ OBJECT_WORDS: dict[str, _ObjectLook] = {
     ),
     **_looks(("sun", "sunshine"), _ObjectLook((1.00, 0.85, 0.20), (1.00, 0.65, 0.10), "flat", 16)),
     **_looks(("moon",), _ObjectLook((0.90, 0.90, 0.82), (0.60, 0.60, 0.58), "noise", 24)),
-    **_looks(("star", "space", "galaxy"), _ObjectLook((1.00, 0.97, 0.80), (0.03, 0.04, 0.15), "dots", 16)),
+    **_looks(("space", "galaxy"), _ObjectLook((1.00, 0.97, 0.80), (0.03, 0.04, 0.15), "dots", 16)),
+    **_looks(("star",), _ObjectLook((1.00, 0.88, 0.30), (1.00, 0.70, 0.10), "flat", 16)),
+    **_looks(("ball",), _ObjectLook((0.90, 0.35, 0.15), (0.60, 0.15, 0.05), "flat", 16)),
     **_looks(("night",), _ObjectLook((0.05, 0.07, 0.25), (0.02, 0.02, 0.10), "flat", 16)),
     **_looks(("snow", "ice", "frost"), _ObjectLook((0.96, 0.97, 1.00), (0.78, 0.84, 0.95), "noise", 8)),
     **_looks(("tree", "bush", "leaf", "foliage"), _ObjectLook((0.25, 0.60, 0.15), (0.10, 0.35, 0.08), "noise", 12)),
     **_looks(("forest", "jungle", "moss"), _ObjectLook((0.10, 0.38, 0.12), (0.04, 0.18, 0.05), "noise", 16)),
-    **_looks(("flower", "garden"), _ObjectLook((0.95, 0.40, 0.60), (0.20, 0.55, 0.15), "dots", 16)),
+    **_looks(("garden",), _ObjectLook((0.95, 0.40, 0.60), (0.20, 0.55, 0.15), "dots", 16)),
+    **_looks(("flower",), _ObjectLook((0.95, 0.40, 0.60), (0.98, 0.85, 0.20), "flat", 16)),
     **_looks(("fire", "flame"), _ObjectLook((1.00, 0.50, 0.05), (0.85, 0.10, 0.02), "waves", 16)),
     **_looks(("lava", "magma"), _ObjectLook((0.95, 0.30, 0.02), (0.30, 0.05, 0.02), "waves", 24)),
     **_looks(
@@ -630,3 +638,64 @@ def pattern_fields(
     for index, render in enumerate(_RENDERERS.values()):
         out[:, index] = render(u, v, px)
     return out.clamp_(0.0, 1.0)
+
+
+# --------------------------------------------------------------------------- object shapes and unknown words
+
+# Words that draw a whole object (one shape on a plain backdrop) instead of a texture filling the frame.
+SHAPES: tuple[str, ...] = ("disc", "crescent", "apple", "flower", "star")
+SHAPE_WORDS: dict[str, str] = {
+    "sun": "disc", "sunshine": "disc", "ball": "disc", "moon": "crescent", "apple": "apple",
+    "flower": "flower", "star": "star",
+}
+# Function words a text encoder would read but that carry no look; never reported as unknown.
+STOP_WORDS: frozenset[str] = frozenset(
+    "a an the of in on with and or at by for from to into onto over under near behind above below beside "
+    "is are its it this that some very".split()
+)
+
+
+def shape_weights(text: str) -> torch.Tensor:
+    """(len(SHAPES),) one-hot of the first shape word in the prompt; all zeros for texture prompts."""
+    weights = torch.zeros(len(SHAPES))
+    shape = next((SHAPE_WORDS[w] for w in tokenize(_check_text(text)) if w in SHAPE_WORDS), None)
+    if shape is not None:
+        weights[SHAPES.index(shape)] = 1.0
+    return weights
+
+
+def unknown_words(text: str) -> list[str]:
+    """Words of the prompt the toy model ignores (not in the lexicon, not function words), in order, once each."""
+    words = [w for w in tokenize(_check_text(text)) if w not in LEXICON and w not in STOP_WORDS]
+    return list(dict.fromkeys(words))
+
+
+def _inside(distance: torch.Tensor, boundary: torch.Tensor | float) -> torch.Tensor:
+    """Anti-aliased inside test: 1 well inside the boundary, 0 outside, a one-pixel ramp between."""
+    return (torch.as_tensor(boundary) - distance + 0.5).clamp(0.0, 1.0)
+
+
+def shape_fields(height: int, width: int, radius: float, *, device: torch.device | str | None = None) -> torch.Tensor:
+    """Every shape of ``SHAPES`` centred in a (height, width) frame: (len(SHAPES), H, W) in [0, 1].
+
+    ``radius`` is the object's outer radius in pixels; 1 means "object", 0 "backdrop".
+    """
+    if radius <= 0:
+        raise ValueError(f"radius must be > 0 pixels, got {radius}")
+    ys = torch.arange(int(height), dtype=torch.float32, device=device)[:, None] + 0.5 - height / 2
+    xs = torch.arange(int(width), dtype=torch.float32, device=device)[None, :] + 0.5 - width / 2
+    r = float(radius)
+    d = torch.sqrt(ys ** 2 + xs ** 2)
+    theta = torch.atan2(ys, xs)
+
+    def disc(cy: float, cx: float, rr: float) -> torch.Tensor:
+        return _inside(torch.sqrt((ys - cy) ** 2 + (xs - cx) ** 2), rr)
+
+    whole = disc(0.0, 0.0, r)
+    crescent = whole * (1 - disc(-0.25 * r, 0.45 * r, 0.85 * r))
+    stem = ((xs.abs() < 0.07 * r) & (ys > -1.0 * r) & (ys < -0.5 * r)).float()
+    apple = torch.maximum(torch.maximum(disc(0.1 * r, -0.3 * r, 0.72 * r), disc(0.1 * r, 0.3 * r, 0.72 * r)), stem)
+    flower = _inside(d, r * (0.55 + 0.45 * torch.cos(2.5 * theta).abs()))
+    tips = torch.remainder(theta * 5 / (2 * math.pi) + 0.25, 1.0)  # 0 and 1 at the five points
+    star = _inside(d, r * (0.42 + 0.58 * (2 * tips - 1).abs() ** 2))
+    return torch.stack([whole, crescent, apple, flower, star]).expand(len(SHAPES), -1, -1).contiguous()

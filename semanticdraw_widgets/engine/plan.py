@@ -1,9 +1,13 @@
 """Turn a Scene into what the sampler needs at one schedule: layers, conditionings, per-step masks.
 
-Layers are the background prompt (layer 0, a full-canvas mask at the bottom of the cover order)
-followed by the regions in scene order. With a background image there is no background layer:
-uncovered pixels are filled from the image's latent instead (inpainting), and the background
-prompt only anchors prompt strength.
+Layers are the background prompt (layer 0) followed by the regions in scene order. As in the
+published code, the background layer takes what the regions leave: its weight at step i is
+1 − Σ (regions' quantized weights at step i), clipped to [0, 1], so a region's blurred edge wins over
+the background as soon as the region's own quantized mask reaches it, and regions grow outward as
+the noise falls. With a background image there is no background layer: uncovered pixels are filled
+from the image's latent instead (inpainting), and the background prompt only anchors prompt
+strength. A scene with only a background image keeps the background prompt as one layer with an
+empty mask, so the sampler's shapes stay non-empty; its picture is the image.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from torch import Tensor
 from ..backends.base import Backend, Conditioning, Schedule
 from ..scene import Scene
 from .conditioning import cat_conditioning, lerp_conditioning, take_conditioning
-from .masks import MASK_MODES, centering_shift, downsample_masks, shape_masks
+from .masks import MASK_MODES, background_weights, centering_shift, downsample_masks, shape_masks
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,15 @@ def image_to_tensor(image: np.ndarray, device: torch.device) -> Tensor:
     return torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().to(device)
 
 
+def shape_region_masks(masks: list[Tensor], blur: list[float], strengths: list[float], options: SamplerOptions,
+                       schedule: Schedule, size: tuple[int, int], device: torch.device) -> tuple[Tensor, Tensor]:
+    """Latent masks of the regions (any number, even none) -> soft (R, h, w) and per-step (S, R, h, w) weights."""
+    if not masks:
+        return torch.zeros(0, *size, device=device), torch.zeros(len(schedule), 0, *size, device=device)
+    return shape_masks(torch.stack(masks), blur=torch.tensor(blur), strengths=torch.tensor(strengths),
+                       cover_alpha=options.cover_alpha, noise_levels=schedule.noise_levels, mode=options.mask_mode)
+
+
 def make_plan(backend: Backend, scene: Scene, schedule: Schedule, options: SamplerOptions,
               cache: PlanCache | None = None) -> Plan:
     """Build the Plan; a stream passes its PlanCache so edits only re-process what changed."""
@@ -136,7 +149,7 @@ def make_plan(backend: Backend, scene: Scene, schedule: Schedule, options: Sampl
     has_image = scene.background.image is not None
     guidance = backend.default_guidance if options.guidance_scale is None else float(options.guidance_scale)
 
-    # 1. Layers and their image-resolution masks, bottom to top.
+    # 1. Region layers and their latent-resolution masks, bottom to top.
     background = scene.background
     prompts = [r.prompt for r in scene.regions]
     negatives = [join_prompts(r.negative_prompt, background.negative_prompt) for r in scene.regions]
@@ -144,28 +157,33 @@ def make_plan(backend: Backend, scene: Scene, schedule: Schedule, options: Sampl
     masks = [cache.latent_mask(r.mask_digest, r.mask, f) for r in scene.regions]
     blur = [r.mask_blur / f for r in scene.regions]  # image pixels -> latent pixels
     mask_strengths = [r.mask_strength for r in scene.regions]
+    if has_image and not prompts:  # only a photo: one empty layer keeps the sampler's shapes non-empty
+        prompts, negatives, strengths = [background.prompt], [background.negative_prompt], [1.0]
+        masks, blur, mask_strengths = [torch.zeros(h, w, device=device)], [0.0], [1.0]
+
+    # 2. Masks per step; the background layer (no image) takes what the regions leave.
+    soft, quantized = shape_region_masks(masks, blur, mask_strengths, options, schedule, (h, w), device)
     background_layer = None
     if not has_image:
         background_layer = 0
         prompts.insert(0, background.prompt)
         negatives.insert(0, background.negative_prompt)
         strengths.insert(0, 1.0)
-        masks.insert(0, torch.ones(h, w, device=device))
-        blur.insert(0, 0.0)
-        mask_strengths.insert(0, 1.0)
+        soft = torch.cat([background_weights(soft[None])[0], soft])  # (P, h, w)
+        quantized = torch.cat([background_weights(quantized), quantized], dim=1)  # (S, P, h, w)
 
-    # 2. Conditionings: prompt strength pulls each region's embedding toward the background prompt's.
-    texts = [background.prompt, *prompts] + (negatives if guidance > 1 else [])
-    rows = cache.encode(texts)
+    # 3. Conditionings: prompt strength pulls each layer's embedding toward the background prompt's, and
+    #    its negative embedding toward the background's negative prompt (as the published code does).
     n = len(prompts)
-    anchor = take_conditioning(rows, [0] * n)
-    cond = lerp_conditioning(anchor, take_conditioning(rows, range(1, n + 1)), torch.tensor(strengths))
-    uncond = take_conditioning(rows, range(n + 1, 2 * n + 1)) if guidance > 1 else None
+    texts = [background.prompt, *prompts] + ([background.negative_prompt, *negatives] if guidance > 1 else [])
+    rows = cache.encode(texts)
+    weight = torch.tensor(strengths)
+    cond = lerp_conditioning(take_conditioning(rows, [0] * n), take_conditioning(rows, range(1, n + 1)), weight)
+    uncond = None
+    if guidance > 1:
+        uncond = lerp_conditioning(take_conditioning(rows, [n + 1] * n),
+                                   take_conditioning(rows, range(n + 2, 2 * n + 2)), weight)
 
-    # 3. Masks per step.
-    soft, quantized = shape_masks(torch.stack(masks), blur=torch.tensor(blur), strengths=torch.tensor(mask_strengths),
-                                  cover_alpha=options.cover_alpha, noise_levels=schedule.noise_levels,
-                                  mode=options.mask_mode)
     soft_cpu = soft.cpu()  # centring shifts are computed once here, never inside the sampling loop
     bootstrap_layers = torch.ones(n, dtype=torch.bool)
     shifts = [centering_shift(m) for m in soft_cpu]
@@ -178,7 +196,7 @@ def make_plan(backend: Backend, scene: Scene, schedule: Schedule, options: Sampl
     if has_image:
         fill_latent = cache.image_latent(background.image_digest, background.image)
         plain = fill_latent
-        region_cover = soft.sum(0, keepdim=True)[None].clamp(0, 1)  # (1, 1, h, w)
+        region_cover = soft.sum(0, keepdim=True)[None].clamp(0, 1)  # (1, 1, h, w), all layers are regions
         image_blend = torch.nn.functional.interpolate(region_cover, size=(scene.height, scene.width),
                                                       mode="bilinear", align_corners=False)
     else:
