@@ -385,3 +385,20 @@ def test_inspect_turns_tracing_on_and_follows_the_canvas(canvas):
     frame = settle(canvas)
     inspector.refresh()
     assert [s.index for s in inspector.trace.steps] == list(range(frame.step)) == [0, 1]
+
+
+def test_a_photo_uploaded_before_drawing_is_the_picture_and_clearing_strokes_gives_it_back(canvas):
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray(rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8))
+    canvas.set_background_image(photo)
+    canvas.start()
+    first = settle(canvas)
+    assert first.scene.regions == () and canvas.status["error"] is None
+    difference = np.abs(np.asarray(first.image, np.int16) - np.asarray(photo, np.int16))
+    assert difference.max() <= 2, "no regions: the picture is the photo"
+    browser_sets_labels(canvas, painted())
+    painted_frame = settle(canvas)
+    assert np.abs(np.asarray(painted_frame.image, np.int16)[:32, :32] - np.asarray(photo, np.int16)[:32, :32]).max() > 2
+    browser_sets_labels(canvas, np.zeros((SIZE, SIZE), np.uint8))  # clear every stroke
+    cleared = settle(canvas)
+    assert np.array_equal(np.asarray(cleared.image), np.asarray(first.image))
