@@ -55,10 +55,11 @@ SMALL = sdw.Region(prompt="green", mask=rect_mask(64, 64, 8, 8, 24, 40))
 ])
 def test_pruned_generate_renders_the_same_image_with_fewer_rows(monkeypatch, scene, kept_prompts):
     full_backend, pruned_backend = ToyBackend(), ToyBackend()
-    full = sdw.generate(full_backend, scene, steps=4)
+    with monkeypatch.context() as unpruned:  # generate prunes; the same call without it for comparison
+        unpruned.setattr(sys.modules["semanticdraw_widgets.engine.generate"], "prune_plan", lambda plan: plan)
+        full = sdw.generate(full_backend, scene, steps=4)
     plan = make_plan(pruned_backend, scene, pruned_backend.make_schedule(4), SamplerOptions())
     assert prune_plan(plan).prompts == kept_prompts
-    monkeypatch.setattr(sys.modules["semanticdraw_widgets.engine.generate"], "make_plan", lambda *a, **k: prune_plan(make_plan(*a, **k)))
     pruned = sdw.generate(pruned_backend, scene, steps=4)
     assert np.abs(np.asarray(full, np.int16) - np.asarray(pruned, np.int16)).max() <= 1  # float summation order
     assert (full_backend.model_rows, pruned_backend.model_rows) == (4 * plan.num_layers, 4 * len(kept_prompts))
@@ -79,20 +80,27 @@ def test_unconditional_rows_exist_only_with_guidance_above_one():
         assert backend.model_rows - rows_before == 2 * 2 * (2 if doubled else 1)
 
 
-def test_pruned_stream_shows_the_same_frames(monkeypatch):
+def test_pruned_stream_shows_the_same_frames_with_half_the_rows(monkeypatch):
     scene = scene_with(LEFT, EMPTY, RIGHT)  # an undrawn region, and no gap for the background to fill
-    full_backend, pruned_backend = ToyBackend(), ToyBackend()
-
-    def planner(backend, *args, **kwargs):  # the hook, for the pruned stream only
-        plan = make_plan(backend, *args, **kwargs)
-        return prune_plan(plan) if backend is pruned_backend else plan
-
-    monkeypatch.setattr(sys.modules["semanticdraw_widgets.engine.stream"], "make_plan", planner)
-    full, pruned = sdw.Stream(full_backend, scene, steps=3), sdw.Stream(pruned_backend, scene, steps=3)
     edited = scene.with_region(0, prompt="yellow")
-    for tick in range(6):
-        if tick == 2:
-            full.update(edited), pruned.update(edited)
-        a, b = full.tick(), pruned.tick()
-        torch.testing.assert_close(b.latent, a.latent, rtol=1e-5, atol=1e-5)
+
+    def run(backend):
+        stream = sdw.Stream(backend, scene, steps=3)
+        latents = []
+        for tick in range(6):
+            if tick == 2:
+                stream.update(edited)
+            latents.append(stream.tick().latent)
+        return latents, stream
+
+    full_backend, pruned_backend = ToyBackend(), ToyBackend()
+    with monkeypatch.context() as unpruned:  # the stream prunes; the same stream without it for comparison
+        unpruned.setattr(sys.modules["semanticdraw_widgets.engine.stream"], "prune_plan", lambda plan: plan)
+        full, _ = run(full_backend)
+    pruned, stream = run(pruned_backend)
+    for a, b in zip(full, pruned):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5)
     assert pruned_backend.model_rows * 2 == full_backend.model_rows == 48  # 2 of 4 layers run
+    frame = stream.tick()
+    assert frame.converged
+    assert np.array_equal(np.asarray(frame.image), np.asarray(sdw.generate(ToyBackend(), edited, steps=3)))

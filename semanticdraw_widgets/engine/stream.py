@@ -29,6 +29,7 @@ from ..backends.base import Backend
 from ..scene import Scene
 from .generate import decode, seeded_noise, stream_noise_shapes
 from .plan import Plan, PlanCache, SamplerOptions, make_plan
+from .pruning import prune_plan
 from .sampler import advance, predict_regional, start_latent, trace_steps
 from .trace import Trace, TraceStep, detach_to_cpu
 
@@ -91,7 +92,7 @@ class Stream:
         if new_options == self.options and schedule is self.schedule:
             return
         scene = self._scene
-        plan = make_plan(self.backend, scene, schedule, new_options, self.cache)
+        plan = prune_plan(make_plan(self.backend, scene, schedule, new_options, self.cache))
         steps_changed = len(schedule) != self.steps or not torch.equal(schedule.timesteps, self.schedule.timesteps)
         self.options, self.schedule, self.steps, self._plan = new_options, schedule, len(schedule), plan
         if steps_changed:  # the noise layout and the ring depend on the number of steps
@@ -115,7 +116,7 @@ class Stream:
         old = self._scene
         if old is not None and scene == old:
             return
-        plan = make_plan(self.backend, scene, self.schedule, self.options, self.cache)
+        plan = prune_plan(make_plan(self.backend, scene, self.schedule, self.options, self.cache))
         if old is None or (scene.width, scene.height, scene.seed) != (old.width, old.height, old.seed):
             self._make_noise(scene)
         if old is None or (scene.width, scene.height) != (old.width, old.height):
