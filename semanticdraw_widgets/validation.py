@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["ValidationError", "SceneError", "describe", "is_int", "is_number", "as_int", "as_float", "as_bool", "as_text",
-           "as_choice", "check_json_depth", "check_run_options", "MAX_JSON_DEPTH"]
+           "as_choice", "as_device", "check_json_depth", "check_run_options", "MAX_JSON_DEPTH"]
 
 # Deeper JSON than this is refused up front: real scene files are 5 levels deep (scene > regions >
 # region > mask > polygon > point), and Python's recursion limit (1000) must never be reached.
@@ -205,3 +205,40 @@ class SceneError(ValidationError):
     re-parsing the message. (Defined here so images.py can raise it without importing the Scene;
     ``semanticdraw_widgets.scene.SceneError`` is the same class.)
     """
+
+
+def as_device(value: Any, field: str = "device", *, error: type[ValidationError] = ValidationError) -> str:
+    """A torch device string that exists on this machine ('auto', 'cpu', 'cuda', 'cuda:1', 'mps'), normalised.
+
+    Checked before any model loads: 'cuda' without a CUDA build or GPU says so at once, instead of
+    an assertion from deep inside torch after minutes of loading.
+    """
+    import torch
+
+    if isinstance(value, torch.device):
+        value = str(value)
+    text = as_text(value, field, max_length=64, error=error).strip().lower()
+    if text == "auto":
+        return text
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise error(f"{field}: unknown device {value!r}; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'",
+                    field=field) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            why = "this torch build has no CUDA support" if torch.version.cuda is None else "no CUDA GPU is visible"
+            raise error(f"{field}: {text!r} requested but {why}; use 'cpu' (or 'auto', which picks the best "
+                        "available device)", field=field)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise error(f"{field}: {text!r} requested but this machine has {torch.cuda.device_count()} CUDA "
+                        f"device(s) (cuda:0..cuda:{torch.cuda.device_count() - 1})", field=field)
+    elif device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise error(f"{field}: 'mps' requested but Apple MPS is not available here; use 'cpu' or 'auto'",
+                        field=field)
+    elif device.type != "cpu":
+        raise error(f"{field}: device type {device.type!r} is not supported; use 'auto', 'cpu', 'cuda' or 'mps'",
+                    field=field)
+    return str(device)
