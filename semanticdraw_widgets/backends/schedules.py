@@ -38,7 +38,8 @@ def make_scheduler(sampler: str, noise_config: Mapping[str, Any]):
 
     if sampler not in _SCHEDULER_CLASS_NAMES:
         raise ValueError(f"unknown sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
-    config = {k: v for k, v in dict(noise_config).items() if k in _KEEP_KEYS}
+    keep = _KEEP_KEYS + (("original_inference_steps",) if sampler in ("lcm", "tcd") else ())
+    config = {k: v for k, v in dict(noise_config).items() if k in keep}  # the distillation's step limit too
     config.update(_FORCED_CONFIG.get(sampler, {}))
     return getattr(diffusers, _SCHEDULER_CLASS_NAMES[sampler]).from_config(config)
 
