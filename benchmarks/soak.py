@@ -220,7 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     progress(f"machine: {machine_line(machine)}")
     load_start = os.getloadavg()
     result = soak(args.frames, args.seed, args.steps)
-    command = "python benchmarks/soak.py" + ("" if not sys.argv[1:] else " " + shlex.join(sys.argv[1:]))
+    malloc = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}  # glibc tuning changes RSS a lot
+    command = "".join(f"{k}={v} " for k, v in malloc.items()) + "python benchmarks/soak.py" + (
+        "" if not sys.argv[1:] else " " + shlex.join(sys.argv[1:]))
     report = {"benchmark": "soak", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "command": command, "machine_slug": slug, "machine": machine,
               "settings": {"frames": args.frames, "seed": args.seed, "steps": args.steps, "size": SIZE,
