@@ -20,6 +20,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
+from .validation import ValidationError
+
 
 def bundled_examples() -> dict[str, Path]:
     folder = resources.files("semanticdraw_widgets") / "examples"
@@ -57,13 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _validation_error() -> type:
-    from .validation import ValidationError
-
-    return ValidationError
-
-
-class CliError(_validation_error()):
+class CliError(ValidationError):
     """A refusal of the command line's own (output path, device); shown as one line, exit code 2."""
 
 

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ValidationError", "SceneError", "describe", "is_int", "is_number", "as_int", "as_float", "as_bool", "as_text",
-           "as_choice", "as_device", "check_json_depth", "check_run_options", "MAX_JSON_DEPTH"]
+__all__ = ["ValidationError", "SceneError", "describe", "is_int", "is_number", "as_int", "as_float", "as_bool",
+           "as_text", "as_choice", "as_device", "check_json_depth", "check_run_options", "MAX_JSON_DEPTH"]
 
 # Deeper JSON than this is refused up front: real scene files are 5 levels deep (scene > regions >
 # region > mask > polygon > point), and Python's recursion limit (1000) must never be reached.
@@ -93,7 +93,8 @@ def as_int(value: Any, field: str, *, min: int | None = None, max: int | None = 
         hint = "pass a whole number"
         if isinstance(value, str):
             digits = value.strip()
-            hint = "pass a number, not text" + (f" (e.g. {int(digits)})" if digits.isdigit() and len(digits) < 20 else "")
+            example = f" (e.g. {int(digits)})" if digits.isdigit() and len(digits) < 20 else ""
+            hint = "pass a number, not text" + example
         elif is_number(value) and math.isfinite(float(value)) and float(value).is_integer():
             hint = f"pass int({value!r})"
         raise error(f"{expected}, got {describe(value)}; {hint}", field=field)

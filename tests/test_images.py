@@ -189,7 +189,8 @@ def test_16_bit_masks_are_scaled_not_clipped():
 def test_a_16_bit_png_in_a_scene_file_is_scaled(tmp_path):
     values = np.full((64, 64), 5000, dtype=np.uint16)
     raw = encoded(Image.fromarray(values))
-    scene = Scene.from_json(json.dumps({"width": 64, "height": 64, "regions": [{"prompt": "x", "mask": data_url(raw)}]}))
+    scene = Scene.from_json(json.dumps({"width": 64, "height": 64,
+                                        "regions": [{"prompt": "x", "mask": data_url(raw)}]}))
     assert np.allclose(scene.regions[0].mask, 5000 / 65535)
 
 

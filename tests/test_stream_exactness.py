@@ -64,7 +64,8 @@ def test_after_edits_a_batch_invariant_backend_still_matches_generate():
     scene = two_region_scene(24)
     stream = sdw.Stream(backend, scene, steps=3, guidance_scale=2.0)
     stream.tick()
-    edits = [scene.with_region(0, prompt="green grass"), scene.with_region(1, mask=rect_mask(SIZE, SIZE, 0, 0, 200, 200)),
+    edits = [scene.with_region(0, prompt="green grass"),
+             scene.with_region(1, mask=rect_mask(SIZE, SIZE, 0, 0, 200, 200)),
              scene.with_(seed=28)]
     for edited in edits:
         stream.update(edited)

@@ -118,7 +118,8 @@ def test_the_toy_backend_has_its_samplers_range(toy):
     assert steps_range(toy) == (1, 50, "lcm") and max_steps(toy) == 50
     assert max_steps(sdw.load_backend("toy", sampler="euler")) == 1000
     assert len(toy.make_schedule(np.int64(4))) == 4
-    with pytest.raises(ValueError, match=r"steps must be an integer between 1 and 50 \(the lcm sampler's range\), got 51"):
+    message = r"steps must be an integer between 1 and 50 \(the lcm sampler's range\), got 51"
+    with pytest.raises(ValueError, match=message):
         toy.make_schedule(51)
 
 
