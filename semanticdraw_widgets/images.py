@@ -144,6 +144,15 @@ def _scaled_16bit(image: Image.Image, field: str) -> np.ndarray:
     return values.astype(np.float32) / np.float32(65535.0)
 
 
+def _converted(image: Image.Image, mode: str, field: str) -> Image.Image:
+    """image.convert(mode), or a SceneError for modes Pillow cannot convert (e.g. LAB)."""
+    try:
+        return image.convert(mode)
+    except (ValueError, OSError) as exc:
+        raise SceneError(f"{field}: cannot read a mode {image.mode} image ({exc}); convert it to L, RGB or RGBA "
+                         "first", field=field) from None
+
+
 def _from_uint8(arr: np.ndarray) -> np.ndarray:
     return arr.astype(np.float32) / np.float32(255.0)
 
@@ -156,13 +165,13 @@ def mask_from_pil(image: Image.Image, field: str = "mask") -> np.ndarray:
     if mode in _SIXTEEN_BIT or mode == "I":
         return _scaled_16bit(image, field)
     if mode == "P" and "transparency" in image.info:
-        image, mode = image.convert("RGBA"), "RGBA"
+        image, mode = _converted(image, "RGBA", field), "RGBA"
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         return _from_uint8(np.asarray(image.getchannel("A")))
     if mode == "1":
         return np.asarray(image, dtype=bool).astype(np.float32)
     if mode != "L":
-        image = image.convert("L")
+        image = _converted(image, "L", field)
     return _from_uint8(np.asarray(image))
 
 
@@ -174,5 +183,5 @@ def rgb_from_pil(image: Image.Image, field: str = "image") -> np.ndarray:
     elif mode in _SIXTEEN_BIT or mode == "I":
         gray = _scaled_16bit(image, field)
     else:
-        return _from_uint8(np.asarray(image if mode == "RGB" else image.convert("RGB")))
+        return _from_uint8(np.asarray(image if mode == "RGB" else _converted(image, "RGB", field)))
     return np.repeat(gray[:, :, None], 3, axis=2)

@@ -164,6 +164,7 @@ API_CASES = [
      SceneError, "mask"),
     ("mask mode F above 1", lambda: Region(prompt="a", mask=Image.fromarray(np.full((8, 8), 2.0, np.float32))),
      SceneError, "mask"),
+    ("mask mode LAB", lambda: Region(prompt="a", mask=Image.new("LAB", (8, 8))), SceneError, "mask"),
     ("background prompt list", lambda: Background(prompt=["sky"]), SceneError, "background.prompt"),
     ("background image text", lambda: Background(prompt="s", image="nowhere.png"), SceneError, "image"),
     ("background image F above 1", lambda: Background(image=Image.fromarray(np.full((8, 8), 3.0, np.float32))),
