@@ -1,16 +1,26 @@
 """Command line: ``semanticdraw render scene.json -o out.png [--model toy] [--steps N]``.
 
 SCENE is a scene/palette JSON file or the name of a bundled example (``semanticdraw examples``).
+
+Every refusal is one line on stderr (``semanticdraw: error: <field>: <what to do>``) and exit code 2,
+never a traceback: bad scene files, bad numbers, model-loading failures, an output path that cannot
+be written. The output path and the device are checked before the model loads, so a typo costs
+nothing. An unexpected error (a bug) is one line and exit code 1; set SEMANTICDRAW_TRACEBACK=1 to see
+its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from importlib import resources
 from pathlib import Path
 from typing import Sequence
+
+from .validation import ValidationError
 
 
 def bundled_examples() -> dict[str, Path]:
@@ -49,20 +59,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class CliError(ValidationError):
+    """A refusal of the command line's own (output path, device); shown as one line, exit code 2."""
+
+
+def check_output(text: str) -> Path:
+    """The -o path, checked before anything renders: a file name with a known image extension in a
+    folder we can write to (created when missing). Returns the path."""
+    from PIL import Image
+
+    output = Path(text).expanduser()
+    if output.is_dir() or text.endswith(("/", os.sep)):
+        raise CliError(f"-o {text}: is a folder; give a file name inside it, e.g. {output / 'out.png'}")
+    if output.exists() and not output.is_file():
+        raise CliError(f"-o {text}: is not a regular file (a device or pipe?); give an image file path such as out.png")
+    extensions = Image.registered_extensions()
+    known = sorted(ext for ext, fmt in extensions.items() if fmt in ("PNG", "JPEG", "WEBP", "BMP", "TIFF"))
+    if output.suffix.lower() not in known:
+        what = f"unknown image extension {output.suffix!r}" if output.suffix else "no file extension"
+        raise CliError(f"-o {text}: {what}; end the name with one of {', '.join(known)} (e.g. out.png)")
+    folder = output.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # A real write probe: permissions, read-only file systems and full disks all show up here.
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".semanticdraw-probe-", suffix=".tmp") as probe:
+            probe.write(b"x")
+            probe.flush()
+        if output.exists() and not os.access(output, os.W_OK):
+            raise PermissionError(f"permission denied: {output}")
+    except OSError as error:
+        detail = error.strerror or str(error)
+        raise CliError(f"-o {text}: cannot write there ({detail}); choose another folder") from None
+    return output
+
+
 def run_render(args: argparse.Namespace) -> int:
     from . import Scene, generate, load_backend
+    from .validation import as_device
 
+    output = check_output(args.output)
+    device = as_device(args.device, "--device", error=CliError)
     scene = Scene.load(resolve_scene_path(args.scene))
     if args.seed is not None:
         scene = scene.with_(seed=args.seed)
-    backend = load_backend(args.model, device=args.device, sampler=args.sampler, lora=args.lora)
+    backend = load_backend(args.model, device=device, sampler=args.sampler, lora=args.lora)
     started = time.perf_counter()
     image = generate(backend, scene, steps=args.steps, guidance_scale=args.guidance, method=args.method)
     elapsed = time.perf_counter() - started
-    output = Path(args.output)
-    if output.parent != Path(""):
-        output.parent.mkdir(parents=True, exist_ok=True)
-    image.save(output)
+    try:
+        image.save(output)
+    except OSError as error:
+        raise CliError(f"-o {args.output}: could not write the image ({error.strerror or error})") from None
     sys.stdout.write(f"wrote {output} ({image.width}x{image.height}, {args.steps} steps, "
                      f"{len(scene.regions)} regions, model {args.model}) in {elapsed:.2f} s\n")
     return 0
@@ -75,13 +122,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, path in sorted(bundled_examples().items()):
             sys.stdout.write(f"{name}\t{path}\n")
         return 0
-    from . import ModelLoadError, SceneError
-
     try:
+        from . import ModelLoadError
+
         return run_render(args)
-    except (SceneError, ModelLoadError, FileNotFoundError, ValueError, OSError) as error:
-        parser.exit(2, f"semanticdraw: error: {error}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "semanticdraw: interrupted\n")
+    except (ValueError, ModelLoadError, OSError, MemoryError) as error:  # SceneError is a ValueError
+        parser.exit(2, f"semanticdraw: error: {one_line(error)}\n")
+    except Exception as error:  # noqa: BLE001 - a bug: still one line, unless asked for the traceback
+        if os.environ.get("SEMANTICDRAW_TRACEBACK"):
+            raise
+        parser.exit(1, f"semanticdraw: internal error: {type(error).__name__}: {one_line(error)} "
+                       "(please report it; SEMANTICDRAW_TRACEBACK=1 shows the traceback)\n")
     return 1
+
+
+def one_line(error: BaseException) -> str:
+    """The message on one line (model errors can carry diffusers' multi-line text)."""
+    if isinstance(error, MemoryError):
+        return "out of memory; try a smaller canvas, fewer steps or --device cpu"
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 2000 else text[:2000] + " ..."
 
 
 if __name__ == "__main__":

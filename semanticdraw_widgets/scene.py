@@ -23,7 +23,6 @@ import hashlib
 import io
 import json
 import math
-import numbers
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +30,11 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from .images import (ImageTooLarge, mask_from_pil, open_image_bounded, photo_pixel_budget, pixel_budget,
+                     rgb_from_pil)
+from .validation import SceneError, check_json_depth, is_int, is_number
+from .validation import describe as _describe
 
 __all__ = ["SceneError", "Region", "Background", "Scene", "FORMAT_NAME", "FORMAT_VERSION"]
 
@@ -43,29 +47,20 @@ SIDE_MULTIPLE = 8
 MAX_SEED = 2**63
 MAX_BLUR = 256.0
 ASPECT_TOLERANCE = 0.01
-# Decoded PNGs larger than this (per side) are refused before decoding, so a
-# malicious or corrupt file cannot make us allocate gigabytes.
-MAX_PNG_SIDE = 4 * MAX_SIDE
+# Prompts longer than this are refused: text encoders read at most a few hundred characters, and
+# a megabyte of text is a pasted file, not a prompt.
+MAX_PROMPT_LENGTH = 10_000
+# Scene files larger than this are refused before reading (a 4096x4096 scene with a few PNG masks
+# is a few tens of MB).
+MAX_SCENE_FILE_BYTES = 512 * 2**20
+# Shape coordinates beyond this many pixels are refused (Pillow's polygon fill needs C integers).
+MAX_COORDINATE = 1e6
 
 _PNG_PREFIX = "data:image/png;base64,"
 _SHAPE_HELP = (
     'use "data:image/png;base64,...", {"rect": [x0, y0, x1, y1]}, '
     '{"ellipse": [cx, cy, rx, ry]} or {"polygon": [[x, y], ...]}'
 )
-
-
-class SceneError(ValueError):
-    """Bad scene input. Message names the field (e.g. 'regions[1].mask: ...') and says how to fix it.
-
-    ``field`` holds the name of the offending field relative to the object that
-    raised it, so containers can prefix their own path (``regions[1]``) without
-    re-parsing the message.
-    """
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 def _nested(err: SceneError, prefix: str) -> SceneError:
@@ -79,31 +74,37 @@ def _nested(err: SceneError, prefix: str) -> SceneError:
 # --------------------------------------------------------------------------- #
 
 
-def _is_int(value: Any) -> bool:
-    """True for Python/numpy integers but not bools (``True`` is an int in Python)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def _is_number(value: Any) -> bool:
-    """True for real numbers except bools, which are almost always a mistake here."""
-    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+_is_int = is_int  # Python and numpy integers, not bools (see validation.py)
+_is_number = is_number
 
 
 def _check_text(value: Any, name: str, field_name: str) -> str:
     """Prompts must be real strings: a number or None usually means a mixed-up argument."""
     if not isinstance(value, str):
         raise SceneError(
-            f"{name} must be a string, got {type(value).__name__} {value!r}", field=field_name
+            f"{name} must be a string, got {type(value).__name__} {_describe(value)}", field=field_name
         )
+    if len(value) > MAX_PROMPT_LENGTH:
+        raise SceneError(
+            f"{name} is {len(value):,} characters long, more than the {MAX_PROMPT_LENGTH:,} allowed; "
+            "shorten it (text encoders read only the first few hundred characters)", field=field_name)
     return value
 
 
 def _check_unit_range(value: Any, name: str, field_name: str, hi: float) -> float:
     """Validate a finite number in ``[0, hi]`` and return it as a plain float."""
-    if not _is_number(value) or not math.isfinite(float(value)) or not 0.0 <= float(value) <= hi:
+    if not _is_number(value) or not _finite(value) or not 0.0 <= float(value) <= hi:
         bound = f"{hi:g}"
-        raise SceneError(f"{name} must be a number in [0, {bound}], got {value!r}", field=field_name)
+        raise SceneError(f"{name} must be a number in [0, {bound}], got {_describe(value)}", field=field_name)
     return float(value)
+
+
+def _finite(value: Any) -> bool:
+    """math.isfinite that is False (not OverflowError) for integers too large for a float."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _suggest_sides(value: int) -> str:
@@ -116,7 +117,7 @@ def _suggest_sides(value: int) -> str:
 def _check_side(value: Any, name: str) -> int:
     """Canvas sides must be multiples of 8 (the VAE downsamples by 8) within a sane range."""
     if not _is_int(value):
-        raise SceneError(f"{name}: expected an integer, got {value!r}", field=name)
+        raise SceneError(f"{name}: expected an integer, got {_short(value)}", field=name)
     value = int(value)
     if value % SIDE_MULTIPLE or not MIN_SIDE <= value <= MAX_SIDE:
         raise SceneError(
@@ -130,7 +131,7 @@ def _check_side(value: Any, name: str) -> int:
 def _check_seed(value: Any) -> int:
     """Seeds feed torch.Generator.manual_seed, which needs a non-negative 63-bit integer."""
     if not _is_int(value):
-        raise SceneError(f"seed: expected an integer, got {value!r}", field="seed")
+        raise SceneError(f"seed: expected an integer, got {_short(value)}", field="seed")
     value = int(value)
     if not 0 <= value < MAX_SEED:
         raise SceneError(
@@ -138,6 +139,11 @@ def _check_seed(value: Any) -> int:
             field="seed",
         )
     return value
+
+
+def _short(value: Any) -> str:
+    """repr for messages, kept short for huge or deeply nested values."""
+    return _describe(value).rsplit(" (", 1)[0]
 
 
 def _freeze(arr: np.ndarray) -> np.ndarray:
@@ -208,23 +214,22 @@ def _check_finite_unit(arr: np.ndarray, name: str, field_name: str, what: str) -
 # --------------------------------------------------------------------------- #
 
 
-def _pil_mask(img: Image.Image) -> np.ndarray:
-    """PIL masks: alpha wins when present, otherwise luminance (white = inside the region)."""
-    if img.mode == "F":
-        return np.asarray(img, dtype=np.float32)
-    if img.mode in ("RGBA", "LA", "PA"):
-        return _from_uint8(np.asarray(img.getchannel("A")))
-    if img.mode != "L":
-        img = img.convert("L")
-    return _from_uint8(np.asarray(img))
+def _is_image_source(value: Any) -> bool:
+    """PIL images, encoded image bytes, paths and binary files are decoded (bounded) by images.py."""
+    return isinstance(value, (Image.Image, bytes, bytearray, memoryview, str, os.PathLike)) or hasattr(value, "read")
 
 
 def _normalize_mask(value: Any) -> np.ndarray:
-    """Accept bool/uint8/float/int-0-1 arrays, nested lists or PIL images; return float32 [0, 1]."""
-    if isinstance(value, Image.Image):
-        arr = _pil_mask(value)
-        if arr.size == 0:
+    """Accept bool/uint8/float/int-0-1 arrays, nested lists, PIL images, image files or bytes; return float32.
+
+    Images are bounded by the largest canvas's mask budget here; the Scene applies its own canvas's.
+    PIL modes are read as images.mask_from_pil says (16-bit scaled by 65535, mode F as [0, 1] values).
+    """
+    if _is_image_source(value):
+        if isinstance(value, Image.Image) and (value.width == 0 or value.height == 0):
             raise SceneError("mask is empty (size 0); pass a non-empty image", field="mask")
+        image = open_image_bounded(value, max_pixels=pixel_budget(MAX_SIDE, MAX_SIDE), field="mask")
+        arr = mask_from_pil(image, "mask")
     else:
         arr = _as_numeric_array(value, "mask", "mask")
     if arr.ndim != 2:
@@ -252,12 +257,19 @@ def _normalize_mask(value: Any) -> np.ndarray:
 
 
 def _normalize_image(value: Any) -> np.ndarray:
-    """Accept PIL images (any mode), uint8 or float [0, 1] (H, W, 3|4) arrays; return float32 RGB."""
+    """Accept PIL images (any mode), image files or bytes, uint8 or float [0, 1] (H, W, 3|4) arrays.
+
+    Returns float32 RGB. Images are bounded by the photo budget of the largest canvas; PIL modes are
+    read as images.rgb_from_pil says (mode F as [0, 1] values, 16-bit scaled by 65535).
+    """
     name = "background.image"
-    if isinstance(value, Image.Image):
-        if value.width == 0 or value.height == 0:
+    if _is_image_source(value):
+        if isinstance(value, Image.Image) and (value.width == 0 or value.height == 0):
             raise SceneError(f"{name} is empty (size 0); pass a non-empty image", field="image")
-        return _from_uint8(np.asarray(value.convert("RGB")))
+        image = open_image_bounded(value, max_pixels=photo_pixel_budget(MAX_SIDE, MAX_SIDE), field="image")
+        arr = rgb_from_pil(image, "image")
+        _check_finite_unit(arr, name, "image", "image")
+        return arr
     arr = _as_numeric_array(value, name, "image")
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
         raise SceneError(
@@ -294,6 +306,10 @@ def _fit_mask(mask: np.ndarray, width: int, height: int, path: str) -> np.ndarra
     """Resize a mask to the canvas (bilinear) or explain why it cannot be; None if already fits."""
     if mask.shape == (height, width):
         return None
+    if mask.size > pixel_budget(width, height):
+        raise SceneError(
+            f"{path}: a {mask.shape[1]}x{mask.shape[0]} mask is too large for the {width}x{height} canvas "
+            f"(at most {pixel_budget(width, height):,} pixels); pass a ({height}, {width}) mask", field=path)
     if not _aspect_matches(mask.shape, width, height):
         raise SceneError(
             f"{path}: shape {tuple(mask.shape)} does not match the {width}x{height} canvas and has a "
@@ -307,6 +323,10 @@ def _fit_image(image: np.ndarray, width: int, height: int) -> np.ndarray | None:
     """Resize a background image to the canvas (bicubic, float path); None if already fits."""
     if image.shape[:2] == (height, width):
         return None
+    if image.shape[0] * image.shape[1] > photo_pixel_budget(width, height):
+        raise SceneError(
+            f"background.image: a {image.shape[1]}x{image.shape[0]} image is too large for the {width}x{height} "
+            f"canvas (at most {photo_pixel_budget(width, height):,} pixels); scale it down", field="background.image")
     if not _aspect_matches(image.shape[:2], width, height):
         raise SceneError(
             f"background.image: shape {tuple(image.shape)} does not match the {width}x{height} canvas "
@@ -579,6 +599,9 @@ class Scene:
             raise SceneError(f"from_json expects JSON text (str or bytes), got {type(text).__name__}")
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise SceneError("invalid JSON: nested too deeply to be a scene file; check that this is the "
+                             "right file") from None
         except json.JSONDecodeError as exc:
             raise SceneError(
                 f"invalid JSON at line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}; "
@@ -597,6 +620,10 @@ class Scene:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Scene:
         """Read a scene file; errors are prefixed with the file name so users know which file is bad."""
+        size = os.path.getsize(path)
+        if size > MAX_SCENE_FILE_BYTES:
+            raise SceneError(f"{os.fspath(path)}: {size:,} bytes is too large for a scene file "
+                             f"(at most {MAX_SCENE_FILE_BYTES:,}); check that this is the right file")
         with open(path, "rb") as fh:
             raw = fh.read()
         try:
@@ -682,12 +709,13 @@ def _check_header(data: Mapping[str, Any]) -> None:
 
 def _scene_from_dict(data: Any) -> Scene:
     data = _check_object(data, "scene", "a SemanticDraw scene")
+    check_json_depth(data, "scene", error=SceneError)
     _check_header(data)
     _check_keys(data, _SCENE_KEYS, "")
     width = _check_side(data.get("width", 512), "width")
     height = _check_side(data.get("height", 512), "height")
     seed = _check_seed(data.get("seed", 0))
-    background = _background_from_dict(data.get("background", {}))
+    background = _background_from_dict(data.get("background", {}), width, height)
     raw_regions = data.get("regions", [])
     if not isinstance(raw_regions, list):
         raise SceneError(f"regions: expected a list of region objects, got {type(raw_regions).__name__}",
@@ -696,7 +724,7 @@ def _scene_from_dict(data: Any) -> Scene:
     return Scene(width=width, height=height, seed=seed, background=background, regions=tuple(regions))
 
 
-def _background_from_dict(data: Any) -> Background:
+def _background_from_dict(data: Any, width: int, height: int) -> Background:
     data = _check_object(data, "background", "with 'prompt', 'negative_prompt' and 'image'")
     _check_keys(data, _BACKGROUND_KEYS, "background")
     image = data.get("image")
@@ -706,7 +734,7 @@ def _background_from_dict(data: Any) -> Background:
                 f"background.image: expected null or a PNG data URL, got {type(image).__name__}",
                 field="background.image",
             )
-        image = _decode_png(image, "background.image")
+        image = _decode_png(image, "background.image", photo_pixel_budget(width, height), (width, height))
     return Background(
         prompt=data.get("prompt", ""), image=image, negative_prompt=data.get("negative_prompt", "")
     )
@@ -733,7 +761,7 @@ def _mask_from_json(value: Any, path: str, width: int, height: int) -> Any:
     if isinstance(value, str):
         if not value.strip().startswith(_PNG_PREFIX):
             raise SceneError(f"{path}: not a PNG data URL or shape; {_SHAPE_HELP}", field=path)
-        return _decode_png(value, path)
+        return _decode_png(value, path, pixel_budget(width, height), (width, height))
     if isinstance(value, Mapping):
         if len(value) != 1 or next(iter(value)) not in _SHAPES:
             raise SceneError(
@@ -742,34 +770,48 @@ def _mask_from_json(value: Any, path: str, width: int, height: int) -> Any:
                 field=path,
             )
         kind, coords = next(iter(value.items()))
-        return _SHAPES[kind](coords, f"{path}.{kind}", width, height)
+        mask = _SHAPES[kind](coords, f"{path}.{kind}", width, height)
+        if not mask.any():
+            raise SceneError(
+                f"{path}.{kind}: {_short(coords)} covers no pixel of the {width}x{height} canvas (it lies outside "
+                f"it or between pixel centres); use coordinates within 0..{width} x 0..{height}",
+                field=f"{path}.{kind}")
+        return mask
     raise SceneError(f"{path}: not a PNG data URL or shape (got {type(value).__name__}); {_SHAPE_HELP}",
                      field=path)
 
 
-def _decode_png(text: str, path: str) -> Image.Image:
-    """Decode a PNG data URL fully (so corrupt data fails here, with the field path)."""
+def _decode_png(text: str, path: str, max_pixels: int, size: tuple[int, int]) -> Image.Image:
+    """Decode a PNG data URL fully (so corrupt data fails here, with the field path).
+
+    The PNG header is checked against `max_pixels` (a budget tied to the canvas) before any pixel
+    is decoded, so a small file declaring a huge image costs nothing.
+    """
     text = text.strip()
     if not text.startswith(_PNG_PREFIX):
         raise SceneError(f"{path}: not a PNG data URL; expected text starting with {_PNG_PREFIX!r}", field=path)
     try:
         raw = base64.b64decode(text[len(_PNG_PREFIX):], validate=True)
-        img = Image.open(io.BytesIO(raw))
-        if img.format != "PNG":
-            raise ValueError(f"data is {img.format}, not PNG")
-        if max(img.size) > MAX_PNG_SIDE:
-            raise ValueError(f"image is {img.width}x{img.height}, larger than {MAX_PNG_SIDE} pixels per side")
-        img.load()
-    except (binascii.Error, OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+    except (binascii.Error, ValueError) as exc:
         raise SceneError(f"{path}: could not decode the PNG data URL ({exc}); re-export the image",
                          field=path) from None
-    return img
+    try:
+        return open_image_bounded(raw, max_pixels=max_pixels, field=path, target_size=size, formats=("PNG",))
+    except ImageTooLarge:
+        raise
+    except SceneError as exc:
+        detail = exc.message.split(": ", 1)[-1]
+        raise SceneError(f"{path}: could not decode the PNG data URL ({detail}); re-export the image",
+                         field=path) from None
 
 
 def _coords(value: Any, count: int, names: str, path: str) -> list[float]:
     if (not isinstance(value, list) or len(value) != count
-            or not all(_is_number(v) and math.isfinite(v) for v in value)):
-        raise SceneError(f"{path}: expected {count} numbers {names}, got {value!r}", field=path)
+            or not all(_is_number(v) and _finite(v) for v in value)):
+        raise SceneError(f"{path}: expected {count} numbers {names}, got {_short(value)}", field=path)
+    if any(abs(float(v)) > MAX_COORDINATE for v in value):
+        raise SceneError(f"{path}: coordinates must be within ±{MAX_COORDINATE:g} canvas pixels, got {_short(value)}",
+                         field=path)
     return [float(v) for v in value]
 
 
@@ -783,7 +825,7 @@ def _pixel_centres(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
 def _rect_mask(value: Any, path: str, width: int, height: int) -> np.ndarray:
     x0, y0, x1, y1 = _coords(value, 4, "[x0, y0, x1, y1]", path)
     if x1 <= x0 or y1 <= y0:
-        raise SceneError(f"{path}: need x0 < x1 and y0 < y1, got {value!r}", field=path)
+        raise SceneError(f"{path}: need x0 < x1 and y0 < y1, got {_short(value)}", field=path)
     xs, ys = _pixel_centres(width, height)
     return (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
 
@@ -791,14 +833,14 @@ def _rect_mask(value: Any, path: str, width: int, height: int) -> np.ndarray:
 def _ellipse_mask(value: Any, path: str, width: int, height: int) -> np.ndarray:
     cx, cy, rx, ry = _coords(value, 4, "[cx, cy, rx, ry]", path)
     if rx <= 0 or ry <= 0:
-        raise SceneError(f"{path}: radii rx and ry must be positive, got {value!r}", field=path)
+        raise SceneError(f"{path}: radii rx and ry must be positive, got {_short(value)}", field=path)
     xs, ys = _pixel_centres(width, height)
     return ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1.0
 
 
 def _polygon_mask(value: Any, path: str, width: int, height: int) -> np.ndarray:
     if not isinstance(value, list) or len(value) < 3:
-        raise SceneError(f"{path}: expected a list of at least 3 [x, y] points, got {value!r}", field=path)
+        raise SceneError(f"{path}: expected a list of at least 3 [x, y] points, got {_short(value)}", field=path)
     points = [tuple(_coords(p, 2, "[x, y]", f"{path}[{i}]")) for i, p in enumerate(value)]
     img = Image.new("L", (width, height), 0)
     ImageDraw.Draw(img).polygon(points, fill=255, outline=255)

@@ -190,9 +190,9 @@ def test_multidiffusion_reference_runs_and_differs(toy):
 @pytest.mark.parametrize("kwargs, message", [
     ({"method": "dreams"}, "method must be one of"),
     ({"mask_mode": "fuzzy"}, "mask_mode must be one of"),
-    ({"steps": 0}, "steps must be an integer between 1 and 1000"),
-    ({"bootstrap_steps": -1}, "bootstrap_steps must be a non-negative integer"),
-    ({"cover_alpha": 2.0}, r"cover_alpha must be in \[0, 1\]"),
+    ({"steps": 0}, r"steps must be an integer between 1 and 50 \(the lcm sampler's range\)"),
+    ({"bootstrap_steps": -1}, "bootstrap_steps must be an integer >= 0"),
+    ({"cover_alpha": 2.0}, "cover_alpha must be a finite number between 0 and 1"),
 ])
 def test_bad_sampler_arguments_are_rejected(toy, kwargs, message):
     scene, _ = colour_scene()

@@ -38,17 +38,68 @@ def make_scheduler(sampler: str, noise_config: Mapping[str, Any]):
 
     if sampler not in _SCHEDULER_CLASS_NAMES:
         raise ValueError(f"unknown sampler {sampler!r}: choose one of {', '.join(SAMPLERS)}")
-    config = {k: v for k, v in dict(noise_config).items() if k in _KEEP_KEYS}
+    keep = _KEEP_KEYS + (("original_inference_steps",) if sampler in ("lcm", "tcd") else ())
+    config = {k: v for k, v in dict(noise_config).items() if k in keep}  # the distillation's step limit too
     config.update(_FORCED_CONFIG.get(sampler, {}))
     return getattr(diffusers, _SCHEDULER_CLASS_NAMES[sampler]).from_config(config)
+
+
+def scheduler_steps_range(scheduler) -> tuple[int, int]:
+    """(1, most steps) a diffusers scheduler can sample with, read from its config.
+
+    LCM and TCD pick their timesteps from the distillation's ``original_inference_steps`` (50 for
+    the published LoRAs and models) and fail above it; the others stop at ``num_train_timesteps``.
+    """
+    config = scheduler.config
+    top = int(config.get("num_train_timesteps", 1000))
+    original = config.get("original_inference_steps")
+    if _sampler_of(scheduler) in ("lcm", "tcd") and original:
+        top = min(top, int(original))
+    return 1, top
+
+
+def _sampler_of(scheduler) -> str | None:
+    names = {v: k for k, v in _SCHEDULER_CLASS_NAMES.items()}
+    return next((names[c.__name__] for c in type(scheduler).__mro__ if c.__name__ in names), None)
+
+
+def steps_range(source) -> tuple[int, int, str | None]:
+    """(min, max, sampler name) of the steps a backend, a diffusers scheduler or a sampler name accepts.
+
+    For UIs that clamp a steps slider: ``lo, hi, _ = steps_range(backend)``. A backend is asked for
+    its ``steps_range()`` when it has one, else its diffusers scheduler (``scheduler`` or
+    ``_scheduler`` attribute) is read; a sampler name uses the Stable Diffusion training schedule.
+    Unknown sources get (1, 1000, None).
+    """
+    if isinstance(source, str):
+        if source not in _SCHEDULER_CLASS_NAMES:
+            raise ValueError(f"unknown sampler {source!r}: choose one of {', '.join(SAMPLERS)}")
+        return (*scheduler_steps_range(make_scheduler(source, SD_NOISE_SCHEDULE)), source)
+    own = getattr(source, "steps_range", None)
+    if callable(own):
+        return own()
+    scheduler = getattr(source, "scheduler", None) or getattr(source, "_scheduler", None)
+    if scheduler is not None and hasattr(scheduler, "config"):
+        return (*scheduler_steps_range(scheduler), _sampler_of(scheduler))
+    if hasattr(source, "config") and hasattr(source, "set_timesteps"):
+        return (*scheduler_steps_range(source), _sampler_of(source))
+    return 1, 1000, None
+
+
+def max_steps(source) -> int:
+    """The most steps a backend, a diffusers scheduler or a sampler name accepts (see ``steps_range``)."""
+    return steps_range(source)[1]
 
 
 def make_vp_schedule(scheduler, steps: int, *, tcd_gamma: float = 0.3) -> Schedule:
     """Schedule for `steps` steps of a diffusers LCM/TCD/Euler/DDIM scheduler."""
     from diffusers import EulerDiscreteScheduler, LCMScheduler, TCDScheduler
 
-    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= 1000:
-        raise ValueError(f"steps must be an integer between 1 and 1000, got {steps!r}")
+    from ..validation import as_int
+
+    lo, hi = scheduler_steps_range(scheduler)
+    sampler = _sampler_of(scheduler)
+    steps = as_int(steps, "steps", min=lo, max=hi, why=f" (the {sampler} sampler's range)" if sampler else "")
     scheduler.set_timesteps(steps)
     timesteps = scheduler.timesteps.float()
     alphas_cumprod = scheduler.alphas_cumprod.double()

@@ -11,6 +11,7 @@ from torch import Tensor
 
 from ..backends.base import Backend
 from ..scene import Scene
+from ..validation import as_bool, as_choice, check_run_options
 from .plan import Plan, SamplerOptions, make_plan
 from .pruning import prune_plan
 from .regional import multidiffusion_average, noised, predicted_noise, renoise
@@ -113,12 +114,19 @@ def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = Fa
     Returns the image, or ``(image, Trace)`` with ``trace=True``; ``trace_cfg=True`` also records each
     layer's conditional and unconditional x̂0 when guidance runs (guidance > 1).
     """
+    # --- argument checks (validation.py): one clear ValueError naming the field, numpy numbers welcome ---
+    checked = check_run_options(backend, steps=steps, guidance_scale=guidance_scale, bootstrap_steps=bootstrap_steps,
+                                mask_mode=mask_mode, cover_alpha=cover_alpha)
     if not isinstance(scene, Scene):
         raise TypeError(f"generate() needs a semanticdraw_widgets.Scene, got {type(scene).__name__}")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    steps, guidance_scale, bootstrap_steps = checked["steps"], checked["guidance_scale"], checked["bootstrap_steps"]
+    mask_mode, cover_alpha = checked["mask_mode"], checked["cover_alpha"]
+    method = as_choice(method, "method", METHODS)
+    trace = as_bool(trace, "trace")
+    trace_cfg = as_bool(trace_cfg, "trace_cfg")
     if trace_cfg and not trace:
         raise ValueError("trace_cfg=True records into a trace: pass trace=True as well")
+    # --- end of argument checks ---
     reference = method == "multidiffusion"
     options = SamplerOptions(guidance_scale=guidance_scale, bootstrap_steps=0 if reference else bootstrap_steps,
                              mask_mode=mask_mode, cover_alpha=cover_alpha)

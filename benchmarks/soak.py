@@ -1,0 +1,239 @@
+"""Soak: a long run of random edits through one Stream; memory must stay flat, pictures must stay right.
+
+    python benchmarks/soak.py [--frames 10000] [--seed 0] [--steps 4] [--out FILE.json]
+
+The toy backend, a 512x512 canvas with 3 rectangular regions, and a seeded random sequence of edits
+(a region's prompt, a region's mask moved, the seed) applied with ``Stream.update`` and ``tick()``,
+single-threaded. After an edit the stream runs either until its picture is finished (converged) or
+for a random number of ticks short of that (so edits also land on a half-filled ring). Every
+converged picture is compared with ``generate()`` for the same scene, pixel for pixel.
+
+Reported: resident memory (``VmRSS``) sampled every 100 frames, its growth from the end of the first
+minute to the end of the run (limit 5%; with a run shorter than a minute the baseline is the
+sample at a quarter of the frames and the report says so), frames/s, and the generate() comparisons:
+how many converged edits were checked, how many differed and by how many 8-bit levels at most.
+A frame is one model tick: the soak never ticks an idle stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import json
+import os
+import random
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_generate import machine_info, machine_line, machine_slug, progress  # noqa: E402
+
+import semanticdraw_widgets as sdw  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SIZE, REGIONS = 512, 3
+GROWTH_LIMIT = 0.05
+WORDS = ("red bricks", "green grass", "blue water", "white clouds", "yellow sand", "orange stripes",
+         "purple dots", "grey stone", "brown wood", "pink flowers", "black night", "teal waves")
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process, from /proc (Linux); falls back to the peak from resource."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def rect(box: tuple[int, int, int, int]) -> np.ndarray:
+    top, left, bottom, right = box
+    mask = np.zeros((SIZE, SIZE), dtype=bool)
+    mask[top:bottom, left:right] = True
+    return mask
+
+
+def random_box(rng: random.Random) -> tuple[int, int, int, int]:
+    h, w = rng.randrange(64, 320), rng.randrange(64, 320)
+    top, left = rng.randrange(0, SIZE - h), rng.randrange(0, SIZE - w)
+    return top, left, top + h, left + w
+
+
+def first_scene(rng: random.Random) -> sdw.Scene:
+    regions = [sdw.Region(prompt=rng.choice(WORDS), mask=rect(random_box(rng))) for _ in range(REGIONS)]
+    return sdw.Scene(width=SIZE, height=SIZE, seed=rng.randrange(2**31),
+                     background=sdw.Background(prompt="blue sky"), regions=regions)
+
+
+def random_edit(rng: random.Random, scene: sdw.Scene) -> tuple[str, sdw.Scene]:
+    kind = rng.choice(("prompt", "prompt", "mask", "mask", "seed"))
+    index = rng.randrange(len(scene.regions))
+    if kind == "prompt":  # always a different prompt: an edit that changes nothing would leave the stream idle
+        current = scene.regions[index].prompt
+        return kind, scene.with_region(index, prompt=rng.choice([w for w in WORDS if w != current]))
+    if kind == "mask":
+        return kind, scene.with_region(index, mask=rect(random_box(rng)))
+    return kind, scene.with_(seed=rng.randrange(2**31))
+
+
+def soak(frames: int, seed: int, steps: int) -> dict:
+    rng = random.Random(seed)
+    backend = sdw.load_backend("toy", device="cpu")
+    scene = first_scene(rng)
+    stream = sdw.Stream(backend, scene, steps=steps)
+    edits = {"prompt": 0, "mask": 0, "seed": 0}
+    checked = mismatched = max_levels = 0
+    mismatch_examples: list[dict] = []
+    samples: list[tuple[int, float, int]] = []  # (frame, seconds since start, rss bytes)
+    done = 0
+    started = time.perf_counter()
+    samples.append((0, 0.0, rss_bytes()))
+    while done < frames:
+        kind, scene = random_edit(rng, scene)
+        edits[kind] += 1
+        stream.update(scene)
+        converge = rng.random() < 0.5
+        budget = steps if converge else rng.randrange(1, steps)
+        frame = None
+        for _ in range(budget):
+            frame = stream.tick()
+            done += 1
+            if done % 100 == 0:
+                samples.append((done, time.perf_counter() - started, rss_bytes()))
+            if done >= frames:
+                break
+        if frame is not None and frame.converged and frame.scene == scene:
+            reference = sdw.generate(backend, scene, steps=steps)
+            ours, theirs = np.asarray(frame.image, np.int16), np.asarray(reference, np.int16)
+            checked += 1
+            if not np.array_equal(ours, theirs):
+                mismatched += 1
+                levels = int(np.abs(ours - theirs).max())
+                max_levels = max(max_levels, levels)
+                if len(mismatch_examples) < 10:
+                    mismatch_examples.append({"frame": done, "edit": kind, "max_levels": levels,
+                                              "pixels": int((ours != theirs).any(-1).sum())})
+        if done // 1000 != (done - budget) // 1000:  # crossed a thousand
+            gc.collect()  # as a long-running kernel would, now and then; growth must survive it
+            progress(f"  {done}/{frames} frames, {checked} checked, {mismatched} differ, "
+                     f"rss {rss_bytes() / 2**20:.0f} MiB")
+    elapsed = time.perf_counter() - started
+    samples.append((done, elapsed, rss_bytes()))
+
+    after_minute = [s for s in samples[:-1] if s[1] >= 60.0]
+    if after_minute:
+        baseline, basis = after_minute[0], "first sample after 60 s"
+    else:  # a quick run: the caches (text, masks, toy textures) fill during the first quarter
+        baseline = min(samples, key=lambda s: abs(s[0] - max(100, frames // 4)))
+        basis = "run shorter than a minute: sample nearest a quarter of the frames"
+    final = samples[-1]
+    growth = (final[2] - baseline[2]) / baseline[2]
+    return {**steady_state(samples),
+        "frames": done, "model_calls": stream.model_calls, "seconds": round(elapsed, 1),
+        "frames_per_s": round(done / elapsed, 1), "edits": edits,
+        "converged_checks": checked, "mismatches": mismatched, "max_mismatch_levels": max_levels,
+        "mismatch_examples": mismatch_examples,
+        "rss_mib": {"start": round(samples[0][2] / 2**20, 1), "baseline": round(baseline[2] / 2**20, 1),
+                    "final": round(final[2] / 2**20, 1), "peak_sampled": round(max(s[2] for s in samples) / 2**20, 1)},
+        "baseline": {"frame": baseline[0], "seconds": round(baseline[1], 1), "basis": basis},
+        "rss_growth": round(growth, 4), "growth_limit": GROWTH_LIMIT, "memory_pass": growth < GROWTH_LIMIT,
+        "pictures_pass": mismatched == 0 and checked > 0,
+        "rss_samples": [(f, round(t, 1), round(r / 2**20, 1)) for f, t, r in samples],
+    }
+
+
+def steady_state(samples: list, to_mib: float = 1 / 2**20) -> dict:
+    """Growth over the second half of the run: by then the bounded caches (the plan cache's 256 masks,
+    the toy's texture stacks) are full, so what still grows there would be a leak."""
+    half = min(samples, key=lambda s: abs(s[0] - samples[-1][0] // 2))
+    return {"second_half": {"frame": half[0], "rss_mib": round(half[2] * to_mib, 1),
+                            "growth": round((samples[-1][2] - half[2]) / half[2], 4)}}
+
+
+def markdown(report: dict) -> str:
+    r = report["result"]
+    mem = r["rss_mib"]
+    lines = [f"# soak, {report['machine_slug']}", "",
+             f"- date: {report['date']}",
+             f"- command: `{report['command']}`",
+             f"- machine: {machine_line(report['machine'])}",
+             f"- setup: toy backend, {SIZE}x{SIZE}, {REGIONS} regions, steps {report['settings']['steps']}, "
+             f"random edits (prompt, mask moved, seed) through `Stream.update` + `tick()`, single-threaded, "
+             f"seed {report['settings']['seed']}",
+             "",
+             f"- frames: {r['frames']} ({r['model_calls']} model calls) in {r['seconds']} s, "
+             f"{r['frames_per_s']} frames/s; edits: {r['edits']}",
+             f"- resident memory: start {mem['start']} MiB, baseline {mem['baseline']} MiB "
+             f"({r['baseline']['basis']}, frame {r['baseline']['frame']}), final {mem['final']} MiB, "
+             f"peak sampled {mem['peak_sampled']} MiB",
+             f"- growth after the baseline: **{r['rss_growth']:+.2%}** (limit {r['growth_limit']:.0%}): "
+             f"{'PASS' if r['memory_pass'] else 'FAIL'}",
+             f"- growth over the second half (frame {r['second_half']['frame']}, {r['second_half']['rss_mib']} MiB, "
+             f"to the end; the bounded caches are full by then): **{r['second_half']['growth']:+.2%}**",
+             f"- converged edits compared with `generate()`: {r['converged_checks']}, differing: "
+             f"**{r['mismatches']}** (at most {r['max_mismatch_levels']}/255): "
+             f"{'PASS' if r['pictures_pass'] else 'FAIL'}", ""]
+    if r["mismatch_examples"]:
+        lines += ["First differing edits: " + "; ".join(
+            f"frame {m['frame']} ({m['edit']}): {m['pixels']} pixels, {m['max_levels']}/255"
+            for m in r["mismatch_examples"]), ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=10_000, help="model ticks to run (default 10000)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random edit sequence (default 0)")
+    parser.add_argument("--steps", type=int, default=4, help="stream steps (default 4)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads first")
+    parser.add_argument("--report", default=None, metavar="FILE.json",
+                        help="do not run: re-derive the summary of an earlier result file from its samples")
+    parser.add_argument("--out", default=None, help="JSON report (default benchmarks/results/soak_<machine>.json; "
+                                                    "a Markdown summary is written beside it)")
+    args = parser.parse_args(argv)
+    if args.report:
+        path = Path(args.report)
+        report = json.loads(path.read_text())
+        report["result"].update(steady_state([tuple(s) for s in report["result"]["rss_samples"]], to_mib=1.0))
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        path.with_suffix(".md").write_text(markdown(report))
+        sys.stdout.write(markdown(report))
+        return 0
+    if args.frames < 1 or args.steps < 1:
+        parser.error("--frames and --steps must be at least 1")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cpu")
+    machine = machine_info(device)
+    slug = machine_slug(device)
+    out = Path(args.out) if args.out else RESULTS / f"soak_{slug}.json"
+    progress(f"machine: {machine_line(machine)}")
+    load_start = os.getloadavg()
+    result = soak(args.frames, args.seed, args.steps)
+    malloc = {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")}  # glibc tuning changes RSS a lot
+    command = "".join(f"{k}={v} " for k, v in malloc.items()) + "python benchmarks/soak.py" + (
+        "" if not sys.argv[1:] else " " + shlex.join(sys.argv[1:]))
+    report = {"benchmark": "soak", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "command": command, "machine_slug": slug, "machine": machine,
+              "settings": {"frames": args.frames, "seed": args.seed, "steps": args.steps, "size": SIZE,
+                           "regions": REGIONS},
+              "load_average": {"start": list(load_start), "end": list(os.getloadavg())}, "result": result}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(report))
+    sys.stdout.write(markdown(report) + f"\nwrote {out} and {out.with_suffix('.md')}\n")
+    return 0 if result["memory_pass"] and result["pictures_pass"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
