@@ -191,10 +191,14 @@ class ToyBackend:
         means, norms = self.stacked_means(prompts, x.shape[-2], x.shape[-1])  # (G*K, D), (G*K,)
         component_owner = torch.arange(len(prompts), device=owner.device).repeat_interleave(PHASES.shape[0])
         own = owner[:, None] == component_owner[None]  # (N, G*K): the row's prompt owns the component
+        # One product per row (a batched matmul over a broadcast view, no copy): a plain matmul's rounding
+        # depends on how many rows share the call, and a stream tick sends more rows than generate() does,
+        # so the stream's frames would drift from generate()'s by a level here and there.
+        each = means[None].expand(flat.shape[0], -1, -1)  # (N, G*K, D)
         # ‖x − α μ_k‖² up to the per-row constant ‖x‖², which softmax ignores
-        distance = -2 * alpha * (flat @ means.T) + alpha ** 2 * norms[None]  # (N, G*K)
-        r = torch.softmax((-distance / (2 * var)).masked_fill(~own, float("-inf")), dim=1)
-        return torch.addmm(gain * flat, (1 - gain * alpha) * r, means).view_as(x)
+        distance = -2 * alpha * torch.bmm(flat[:, None], each.transpose(1, 2))[:, 0] + alpha ** 2 * norms[None]
+        r = torch.softmax((-distance / (2 * var)).masked_fill(~own, float("-inf")), dim=1)  # (N, G*K)
+        return torch.baddbmm((gain * flat)[:, None], ((1 - gain * alpha) * r)[:, None], each)[:, 0].view_as(x)
 
     def backdrop_latent(self) -> Tensor:
         """(C,) latent of the plain backdrop objects are drawn on (white, as bootstrapping's surround)."""
