@@ -27,6 +27,7 @@ from torch import Tensor
 
 from ..backends.base import Backend
 from ..scene import Scene
+from ..validation import as_int, check_run_options
 from .generate import decode, seeded_noise, stream_noise_shapes
 from .plan import Plan, PlanCache, SamplerOptions, make_plan
 from .pruning import prune_plan
@@ -52,6 +53,11 @@ class Stream:
                  trace_ticks: int = 0) -> None:
         if not isinstance(scene, Scene):
             raise TypeError(f"Stream needs a semanticdraw_widgets.Scene, got {type(scene).__name__}")
+        checked = check_run_options(backend, steps=steps, guidance_scale=guidance_scale,
+                                    bootstrap_steps=bootstrap_steps, mask_mode=mask_mode, cover_alpha=cover_alpha)
+        steps, guidance_scale, bootstrap_steps = checked["steps"], checked["guidance_scale"], checked["bootstrap_steps"]
+        mask_mode, cover_alpha = checked["mask_mode"], checked["cover_alpha"]
+        trace_ticks = as_int(trace_ticks, "trace_ticks", min=0)
         self.backend = backend
         self.options = SamplerOptions(guidance_scale=guidance_scale, bootstrap_steps=bootstrap_steps,
                                       mask_mode=mask_mode, cover_alpha=cover_alpha)

@@ -30,19 +30,17 @@ import concurrent.futures
 import io
 import itertools
 import logging
-import math
 import random
 import threading
 import time
-from numbers import Integral, Real
 from typing import Any, AsyncIterator, Callable
 
 from PIL import Image
 
 from ..backends.base import Backend
-from ..engine.plan import SamplerOptions
 from ..engine.stream import Frame, Stream
 from ..scene import Scene
+from ..validation import as_float, as_int, check_run_options
 from .core import STATES, EncodedFrame, EncodeRequest, FrameSink, SessionCore, SessionStatus, run_tick_job
 
 log = logging.getLogger(__name__)
@@ -63,35 +61,17 @@ def encode_image(image: Image.Image, mime: str, quality: int = 85) -> bytes:
     return buffer.getvalue()
 
 
-def _number(value: Any, name: str, *, low: float, high: float = math.inf, integer: bool = False,
-            low_open: bool = False) -> float:
-    """A Python or numpy number in range, or a ValueError naming the option and the range."""
-    kind = Integral if integer else Real
-    if isinstance(value, bool) or not isinstance(value, kind) or not math.isfinite(float(value)) \
-            or not (low < value if low_open else low <= value) or value > high:
-        bound = f"{'above' if low_open else 'at least'} {low:g}" + (f" and at most {high:g}" if high < math.inf else "")
-        raise ValueError(f"{name} must be a {'whole' if integer else 'finite'} number {bound}, got {value!r}")
-    return int(value) if integer else float(value)
+SETTINGS = ("steps", "guidance_scale", "bootstrap_steps", "mask_mode", "cover_alpha")
 
 
-def validate_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """Check sampler settings before they are handed over (steps' upper bound is the backend's to check)."""
-    checked = dict(settings)
-    if "steps" in checked:
-        checked["steps"] = int(_number(checked["steps"], "steps", low=1, high=1000, integer=True))
-    if checked.get("guidance_scale") is not None:
-        checked["guidance_scale"] = _number(checked["guidance_scale"], "guidance_scale", low=0)
-    if "bootstrap_steps" in checked:
-        checked["bootstrap_steps"] = int(_number(checked["bootstrap_steps"], "bootstrap_steps", low=0, integer=True))
-    if "cover_alpha" in checked:
-        checked["cover_alpha"] = _number(checked["cover_alpha"], "cover_alpha", low=0, high=1)
-    options = {k: v for k, v in checked.items() if k != "steps"}
-    unknown = set(options) - set(SamplerOptions.__dataclass_fields__)
+def validate_settings(stream: Stream, settings: dict[str, Any]) -> dict[str, Any]:
+    """Check new sampler settings against the stream's backend (steps per sampler) before handing them over."""
+    unknown = set(settings) - set(SETTINGS)
     if unknown:
-        raise ValueError(f"unknown sampler settings {sorted(unknown)}; known: steps, "
-                         f"{', '.join(SamplerOptions.__dataclass_fields__)}")
-    SamplerOptions(**options)  # mask_mode and the rest, with their own messages
-    return checked
+        raise ValueError(f"unknown sampler settings {sorted(unknown)}; known: {', '.join(SETTINGS)}")
+    current = {"steps": stream.steps, **{k: getattr(stream.options, k) for k in SETTINGS[1:]}}
+    checked = check_run_options(stream.backend, **{**current, **settings})
+    return {key: checked[key] for key in settings}
 
 
 class Session:
@@ -100,11 +80,11 @@ class Session:
     def __init__(self, backend: Backend, scene: Scene, steps: int = 4, *, max_in_flight: int = 2,
                  jpeg_quality: int = 85, max_fps: float | None = None, ack_timeout: float = 2.0,
                  settle_delay: float = 0.3, **stream_options: Any) -> None:
-        max_in_flight = int(_number(max_in_flight, "max_in_flight", low=1, integer=True))
-        self.jpeg_quality = int(_number(jpeg_quality, "jpeg_quality", low=1, high=95, integer=True))
-        self.min_interval = 1 / _number(max_fps, "max_fps", low=0, low_open=True) if max_fps is not None else 0.0
-        ack_timeout = _number(ack_timeout, "ack_timeout", low=0, low_open=True)
-        settle_delay = _number(settle_delay, "settle_delay", low=0)
+        max_in_flight = as_int(max_in_flight, "max_in_flight", min=1)
+        self.jpeg_quality = as_int(jpeg_quality, "jpeg_quality", min=1, max=95)
+        self.min_interval = 1 / as_float(max_fps, "max_fps", min=1e-3) if max_fps is not None else 0.0
+        ack_timeout = as_float(ack_timeout, "ack_timeout", min=1e-3)
+        settle_delay = as_float(settle_delay, "settle_delay", min=0.0)
         self.stream = Stream(backend, scene, steps, **stream_options)  # owned by the loop once started
         self.epoch = next(_epochs)
         self.max_in_flight = max_in_flight
@@ -190,12 +170,11 @@ class Session:
     def reconfigure(self, **settings: Any) -> concurrent.futures.Future:
         """Change steps, guidance_scale, bootstrap_steps, mask_mode or cover_alpha without a restart.
 
-        Values are checked at once (ValueError naming the setting); the backend's own limits (say, steps
-        above what the sampler supports) are checked when the settings apply at the next tick. The
-        returned future resolves then: with None, or with the error that left the last good settings
-        in place (also shown in ``status.error``).
+        Values are checked at once against the backend (steps per sampler; a ValueError names the
+        setting). The returned future resolves when they apply at the next tick: with None, or with the
+        error that left the last good settings in place (also shown in ``status.error``).
         """
-        checked = validate_settings(settings)
+        checked = validate_settings(self.stream, settings)
         reply: concurrent.futures.Future = concurrent.futures.Future()
         self._call(self._core.reconfigure, checked, reply)
         return reply
@@ -215,7 +194,7 @@ class Session:
         if not callable(sink):
             raise TypeError(f"a frame sink must be callable with an EncodedFrame, got {type(sink).__name__}")
         if max_in_flight is not None:
-            max_in_flight = int(_number(max_in_flight, "max_in_flight", low=1, integer=True))
+            max_in_flight = as_int(max_in_flight, "max_in_flight", min=1)
         result: concurrent.futures.Future = concurrent.futures.Future()
         self._call(lambda: result.set_result(self._core.add_sink(sink, max_in_flight, time.monotonic())))
         return result.result()
