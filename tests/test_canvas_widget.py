@@ -338,11 +338,11 @@ def test_an_uploaded_photo_is_decoded_once_and_bounded(canvas):
     assert np.allclose(scene.background.image[0, 0], np.array([10, 200, 30]) / 255, atol=2 / 255)
     assert canvas._background_pixels() is canvas._background_pixels(), "decoded once per upload, not per stroke"
     canvas.set_state({"background_image": memoryview(b"definitely not an image")})
-    with pytest.raises(sdw.SceneError, match="background image could not be read"):
+    with pytest.raises(sdw.SceneError, match="background image: not an image in a supported format"):
         canvas.scene
     huge = png_bytes(Image.new("1", (20000, 20000)))  # 400 megapixels in a few hundred KB
     canvas.set_state({"background_image": memoryview(huge)})
-    with pytest.raises(sdw.SceneError, match="megapixels"):
+    with pytest.raises(sdw.SceneError, match="background image: the image is 20000x20000"):
         canvas.scene
     canvas.set_background_image(None)
     assert canvas.scene.background.image is None

@@ -32,6 +32,7 @@ from ..backends.base import Backend
 from ..engine.stream import Frame
 from ..engine.trace import Trace
 from ..runtime.session import EncodedFrame, Session, SessionStatus
+from ..images import open_image_bounded, photo_pixel_budget
 from ..scene import Background, Scene, SceneError
 from .palette import (DEFAULT_BACKGROUND, DEFAULT_BRUSHES, PaletteError, make_brush, painted_without_prompt,
                       palette_from_json, palette_to_json, scene_from_labels, validate_background, validate_brushes)
@@ -44,8 +45,7 @@ STATIC = resources.files("semanticdraw_widgets") / "widgets" / "static"
 SNAPSHOT_INTERVAL = 1.0  # seconds between snapshot trait updates while streaming
 STATUS_INTERVAL = 0.25  # seconds between status updates that only move the counters
 # An uploaded photo may be far larger than the canvas (a phone photo on a 512x512 canvas), but not unbounded:
-# the header is checked against this before a pixel is decoded.
-MAX_PHOTO_PIXELS = 64_000_000
+# its header is checked against images.photo_pixel_budget before a pixel is decoded.
 MAX_PHOTO_BYTES = 64 * 2**20
 MAX_STREAM_STEPS = 50
 
@@ -222,7 +222,7 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
             self.background_image = b""
             return
         if not isinstance(image, Image.Image):
-            image = _open_photo(Path(image).read_bytes())
+            image = _open_photo(Path(image), self.width, self.height)
         buffer = io.BytesIO()
         image.convert("RGB").save(buffer, format="PNG")
         self.background_image = buffer.getvalue()
@@ -456,7 +456,7 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
             return None
         digest = hashlib.blake2b(data, digest_size=16).digest()
         if self._photo[0] != digest:
-            photo = _open_photo(bytes(data), (self.width, self.height))
+            photo = _open_photo(bytes(data), self.width, self.height)
             self._photo = (digest, ImageOps.fit(photo, (self.width, self.height), Image.Resampling.BICUBIC))
         return self._photo[1]
 
@@ -504,31 +504,14 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
                 self._send_frame(newest)  # (a view that shows it already, say after a heartbeat, is spared it)
 
 
-def _open_photo(data: bytes, target: tuple[int, int] | None = None) -> Image.Image:
+def _open_photo(data: bytes | Path, width: int, height: int) -> Image.Image:
     """Decode an uploaded photo with its size checked from the header first (a bomb costs nothing)."""
-    if len(data) > MAX_PHOTO_BYTES:
+    if isinstance(data, bytes) and len(data) > MAX_PHOTO_BYTES:
         raise SceneError(f"background image is {len(data) / 2**20:.0f} MB; upload one under "
                          f"{MAX_PHOTO_BYTES // 2**20} MB", field="background.image")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            width, height = image.size
-            if width * height > MAX_PHOTO_PIXELS:
-                raise SceneError(f"background image is {width}x{height} pixels; upload one under "
-                                 f"{MAX_PHOTO_PIXELS // 1_000_000} megapixels", field="background.image")
-            if target is not None:
-                image.draft("RGB", (target[0] * 2, target[1] * 2))  # JPEG: decode at a fraction of the size
-            image = ImageOps.exif_transpose(image.convert("RGB"))
-    except SceneError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise SceneError(f"background image is too large; upload one under {MAX_PHOTO_PIXELS // 1_000_000} "
-                         f"megapixels", field="background.image") from None
-    except Exception as error:  # Pillow raises several types for truncated, unknown or oversized files
-        raise SceneError(f"background image could not be read ({_reason(error)}); upload a PNG or JPEG",
-                         field="background.image") from None
-    return image
+    image = open_image_bounded(data, max_pixels=photo_pixel_budget(width, height), field="background image",
+                               target_size=(width, height))
+    return ImageOps.exif_transpose(image).convert("RGB")
 
 
 def _reason(error: BaseException) -> str:
