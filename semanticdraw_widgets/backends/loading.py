@@ -29,7 +29,7 @@ from .base import Backend, pick_device, pick_dtype
 from .schedules import SAMPLERS
 
 FAMILIES = ("sd", "sdxl", "sd3")
-FAMILY_NAMES = {"sd": "Stable Diffusion 1.x/2.x", "sdxl": "SDXL", "sd3": "SD3"}
+FAMILY_NAMES = {"sd": "SD1.x/2.x", "sdxl": "SDXL", "sd3": "SD3"}  # read with "an": an SD.., an SDXL..
 _PIPELINE_CLASS = {"sd": "StableDiffusionPipeline", "sdxl": "StableDiffusionXLPipeline",
                    "sd3": "StableDiffusion3Pipeline"}
 _FLOW_SAMPLERS = ("euler", "flash")
