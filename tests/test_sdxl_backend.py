@@ -94,3 +94,12 @@ def test_a_lora_file_is_fused_and_one_for_another_family_is_refused(tmp_path, ti
     assert np.abs(a - b).mean() > 0.1
     with pytest.raises(sdw.ModelLoadError, match="no weights for this SD3 model"):
         sdw.load_backend(tiny_sd3_folder, lora=str(lora))
+
+
+def test_a_replacement_vae_that_is_fp16_safe_stays_in_float16(tmp_path, tiny_sdxl_folder):
+    from diffusers import AutoencoderKL
+
+    fixed = AutoencoderKL.from_pretrained(tiny_sdxl_folder, subfolder="vae", force_upcast=False)
+    fixed.save_pretrained(tmp_path)
+    backend = sdw.load_backend(tiny_sdxl_folder, dtype="float16", vae=str(tmp_path))
+    assert backend.vae.dtype == torch.float16 and not backend.vae.config.force_upcast
