@@ -20,6 +20,7 @@ from torch import Tensor
 from .base import Conditioning, Schedule
 from .previews import LATENT_RGB, project_latents
 from .schedules import SAMPLERS, make_scheduler, make_vp_schedule, x0_from_model_output
+from .tiling import Window, blend_windows, cut_windows, plan_windows, window_weights
 
 SD15_LATENT_RGB = LATENT_RGB["sd"][0]  # kept for callers of the old name
 
@@ -73,6 +74,11 @@ class DiffusersBackend:
         self.scheduler_config = dict(scheduler_config)
         self.scheduler = self.build_scheduler(sampler, self.scheduler_config)
         self.tcd_gamma = tcd_gamma
+        # Latents larger than the model's native size are denoised as overlapping windows (see tiling.py);
+        # set window = 0 to feed whole canvases to the model instead.
+        self.window = int(getattr(self.denoiser.config, "sample_size", 0) or 0)
+        self.window_overlap = 0.25
+        self._window_weights: dict[tuple[int, int, int, float], tuple[list[Window], Tensor]] = {}
         self.model_calls = 0
         self.model_rows = 0
 
@@ -97,10 +103,35 @@ class DiffusersBackend:
         raise NotImplementedError
 
     # --- shared ------------------------------------------------------------------------------------
+    def windows_for(self, height: int, width: int) -> tuple[list[Window], Tensor]:
+        """The windows (and their blending weights (J, h, w)) a (height, width) latent is denoised in."""
+        key = (height, width, self.window, self.window_overlap)
+        if key not in self._window_weights:
+            if self.window <= 0:
+                windows = [(0, 0, height, width)]
+            else:
+                windows = plan_windows(height, width, self.window, self.window_overlap)
+            ramp = max(1, int(self.window * self.window_overlap))
+            self._window_weights[key] = (windows, window_weights(height, width, windows, ramp).to(self.device))
+        return self._window_weights[key]
+
     @torch.inference_mode()
     def predict_x0(self, x: Tensor, step_index: Tensor, schedule: Schedule, cond: Conditioning) -> Tensor:
+        """x̂0 for (N, C, h, w) latents; a canvas larger than the model's native size goes through as
+        overlapping windows, all of them in the same single model call."""
         self.model_calls += 1
-        self.model_rows += x.shape[0]
+        windows, weights = self.windows_for(*x.shape[-2:])
+        if len(windows) == 1:
+            self.model_rows += x.shape[0]
+            return self._predict_rows(x, step_index, schedule, cond)
+        count = len(windows)
+        tiles = cut_windows(x, windows)  # (J * N, C, window, window), window-major
+        repeated = {key: value.repeat(count, *([1] * (value.dim() - 1))) for key, value in cond.items()}
+        self.model_rows += tiles.shape[0]
+        x0 = self._predict_rows(tiles, step_index.repeat(count), schedule, repeated)
+        return blend_windows(x0, windows, weights, x.shape)
+
+    def _predict_rows(self, x: Tensor, step_index: Tensor, schedule: Schedule, cond: Conditioning) -> Tensor:
         step_index = step_index.to(self.device)
         alpha = schedule.alphas[step_index].view(-1, 1, 1, 1)
         sigma = schedule.sigmas[step_index].view(-1, 1, 1, 1)
