@@ -102,3 +102,23 @@ def test_wide_canvases_on_sdxl_and_sd3(request, fixture):
     windows = plan_windows(32, 64, backend.window, backend.window_overlap)
     assert image.size == (128, 64) and len(windows) == 3
     assert spy.shapes == [(2 * 3 * len(windows), backend.latent_channels, 32, 32)] * 2
+
+
+def test_a_region_acts_only_through_the_windows_it_reaches(tiny_sd):
+    """Windowing keeps regions local: a prompt edit at the left end of a 64x256 canvas leaves the far right
+    untouched after 2 steps (influence spreads one window per step), unlike whole-canvas attention."""
+    scene = sdw.Scene(width=256, height=64, seed=1, background=sdw.Background(prompt="a quiet sky"),
+                      regions=[sdw.Region(prompt="a red apple", mask=rect_mask(64, 256, 0, 0, 64, 64))])
+    edited = scene.with_region(0, prompt="a blue car")
+
+    def final(s):
+        return sdw.generate(tiny_sd, s, steps=2, trace=True, bootstrap_steps=0)[1].steps[-1].x0
+
+    a, b = final(scene), final(edited)
+    assert (a[..., :32] - b[..., :32]).abs().max() > 0.1
+    assert torch.allclose(a[..., 96:], b[..., 96:], atol=1e-5)
+    tiny_sd.window = 0
+    try:
+        assert (final(scene)[..., 96:] - final(edited)[..., 96:]).abs().max() > 1e-3
+    finally:
+        tiny_sd.window = 32
