@@ -24,6 +24,7 @@ FAMILIES = {
 CASES = [  # (steps, guidance, negative prompt); DDIM's grid ends at alpha = 1 only when steps divide 1000
     (4, 1.0, ""),
     (5, 4.5, "blurry, dark"),
+    (2, 3.0, ""),  # no negative prompt: SDXL's unconditional embedding is all zeros (force_zeros_for_empty_prompt)
 ]
 
 
@@ -61,7 +62,7 @@ def pipeline_latents(pipe_class, folder, backend, family, start, prompt, negativ
     call = dict(prompt=prompt, num_inference_steps=steps, guidance_scale=guidance,
                 latents=pipeline_start(pipe.scheduler, start, steps),
                 output_type="latent", height=64, width=64)
-    if guidance > 1:
+    if guidance > 1 and negative:  # the engine's "" is the pipelines' "no negative prompt" (None)
         call["negative_prompt"] = negative
     with torch.no_grad():
         return pipe(**call).images.float()  # scaled (and for SD3 shifted) latents: the engine's space

@@ -458,7 +458,8 @@ def _build(pipe: Any, family: str, options: LoadOptions) -> Backend:
         components["vae"] = _load_vae(options.vae, "AutoencoderKL", options.dtype)
     tiny = _load_vae(options.tiny_vae, "AutoencoderTiny", options.dtype) if options.tiny_vae else None
     return backend_class(components, sampler=chosen, device=options.device, dtype=options.dtype,
-                         scheduler_config=dict(pipe.scheduler.config), tiny_vae=tiny)
+                         scheduler_config=dict(pipe.scheduler.config), tiny_vae=tiny,
+                         pipeline_config=dict(pipe.config))
 
 
 def _fuse_lora(pipe: Any, lora: str, scale: float, family: str, options: LoadOptions) -> str | None:

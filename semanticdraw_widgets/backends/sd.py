@@ -22,7 +22,6 @@ from .previews import LATENT_RGB, project_latents
 from .schedules import SAMPLERS, make_scheduler, make_vp_schedule, x0_from_model_output
 from .tiling import Window, blend_windows, cut_windows, plan_windows, window_weights
 
-SD15_LATENT_RGB = LATENT_RGB["sd"][0]  # kept for callers of the old name
 
 
 def placed(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) -> torch.nn.Module:
@@ -30,9 +29,6 @@ def placed(module: torch.nn.Module, device: torch.device, dtype: torch.dtype) ->
     if module.device != device or module.dtype != dtype:
         module = module.to(device, dtype)
     return module.eval()
-
-
-_placed = placed  # the old private name
 
 
 def clip_embeddings(tokenizer: Any, encoder: Any, prompts: Sequence[str], device: torch.device,
@@ -58,7 +54,8 @@ class DiffusersBackend:
     upcast_vae_in_fp16: ClassVar[bool] = False  # SDXL's VAE overflows in float16 (config.force_upcast)
 
     def __init__(self, components: dict[str, Any], *, sampler: str, device: torch.device, dtype: torch.dtype,
-                 scheduler_config: dict[str, Any], tiny_vae: Any = None, tcd_gamma: float = 0.3) -> None:
+                 scheduler_config: dict[str, Any], tiny_vae: Any = None, tcd_gamma: float = 0.3,
+                 pipeline_config: dict[str, Any] | None = None) -> None:
         if sampler not in self.samplers:
             raise ValueError(f"unknown sampler {sampler!r} for {self.name} models: choose one of "
                              f"{', '.join(self.samplers)}")
@@ -72,6 +69,7 @@ class DiffusersBackend:
         self.latent_channels = int(self.denoiser.config.in_channels)
         self.scale_factor = 2 ** (len(components["vae"].config.block_out_channels) - 1)
         self.scheduler_config = dict(scheduler_config)
+        self.pipeline_config = dict(pipeline_config or {})  # the pipeline's own settings (model_index.json)
         self.scheduler = self.build_scheduler(sampler, self.scheduler_config)
         self.tcd_gamma = tcd_gamma
         # Latents larger than the model's native size are denoised as overlapping windows (see tiling.py);

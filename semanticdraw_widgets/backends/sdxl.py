@@ -6,6 +6,8 @@ What differs from SD1.x, all inside the backend (the engine is unchanged):
   (N, 77, 768 + 1280), plus the second encoder's pooled projection (N, 1280). Both live in the
   Conditioning dict, so prompt strength (``lerp_conditioning``) interpolates the pooled embedding too:
   the original code interpolated only the sequence and crashed or smeared with mixed batches.
+- an empty prompt is the all-zero embedding when the pipeline says ``force_zeros_for_empty_prompt``
+  (SDXL base), as diffusers does for a missing negative prompt;
 - ``add_time_ids`` (original size, crop top-left, target size) = (H, W, 0, 0, H, W) for the canvas
   actually being drawn, derived from the latent's shape at every call.
 - samplers: Euler with "trailing" spacing (SDXL-Lightning and Hyper-SDXL checkpoints/LoRAs), LCM
@@ -48,6 +50,12 @@ class StableDiffusionXLBackend(StableDiffusionBackend):
         second, pooled = clip_embeddings(self.tokenizer_2, self.text_encoder_2, prompts, self.device,
                                          penultimate=True)
         embeds = torch.cat([first, second.to(first.dtype)], dim=-1)  # (N, 77, D1 + D2)
+        if self.pipeline_config.get("force_zeros_for_empty_prompt", False):
+            # SDXL base was trained with an all-zero unconditional embedding: diffusers uses zeros when no
+            # negative prompt is given, and an empty prompt is how the engine says "no negative prompt".
+            empty = torch.tensor([not p.strip() for p in prompts], device=embeds.device)
+            embeds = torch.where(empty[:, None, None], torch.zeros_like(embeds), embeds)
+            pooled = torch.where(empty[:, None], torch.zeros_like(pooled), pooled)
         return {"prompt_embeds": embeds.to(self.dtype), "pooled_prompt_embeds": pooled.to(self.dtype)}
 
     def time_ids(self, x: Tensor) -> Tensor:
