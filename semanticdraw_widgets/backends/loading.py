@@ -466,7 +466,7 @@ def _fuse_lora(pipe: Any, lora: str, scale: float, family: str, options: LoadOpt
     """Load a LoRA, fuse it into the weights (no per-call adapter cost) and return its intended sampler."""
     aliases = LORA_ALIASES[family]
     source, weight_name, lora_sampler = aliases.get(lora, (lora, None, None))
-    kwargs: dict[str, Any] = {"use_safetensors": not options.allow_pickle}
+    kwargs: dict[str, Any] = {"use_safetensors": None if options.allow_pickle else True}  # None: safetensors first
     local = Path(source).expanduser()
     if local.is_file():
         if local.suffix != ".safetensors" and not options.allow_pickle:
@@ -478,8 +478,8 @@ def _fuse_lora(pipe: Any, lora: str, scale: float, family: str, options: LoadOpt
     elif _looks_like_hub_id(source):
         kwargs.update(_hub_kwargs(source, "LoRA"))
     else:
-        other = [name for fam, table in LORA_ALIASES.items() if fam != family for name in table if name == lora]
-        extra = f" ({lora!r} is a nickname for {', '.join(FAMILY_NAMES[f] for f in LORA_ALIASES if lora in LORA_ALIASES[f])} models)" if other else ""
+        elsewhere = [FAMILY_NAMES[f] for f, table in LORA_ALIASES.items() if f != family and lora in table]
+        extra = f" ({lora!r} is a nickname for {', '.join(elsewhere)} models)" if elsewhere else ""
         raise ModelLoadError(f"LoRA {lora!r} is neither a file, a folder, a hub id nor one of "
                              f"{', '.join(aliases)} for {FAMILY_NAMES[family]} models{extra}")
     if weight_name:
