@@ -24,7 +24,7 @@ def test_both_encoders_feed_the_sequence_and_the_second_the_pooled_embedding(sdx
     assert torch.allclose(cond["prompt_embeds"][1, :, :first], penultimate[0], atol=1e-6)
 
 
-def test_size_ids_follow_the_canvas(sdxl):
+def test_size_ids_follow_the_canvas_or_the_window(sdxl):
     seen = []
     forward = sdxl.unet.forward
 
@@ -32,13 +32,17 @@ def test_size_ids_follow_the_canvas(sdxl):
         seen.append(kwargs["added_cond_kwargs"]["time_ids"].clone())
         return forward(*args, **kwargs)
 
+    scene = sdw.Scene(width=96, height=64, seed=0, background=sdw.Background(prompt="a field"))
     sdxl.unet.forward = spy
     try:
-        scene = sdw.Scene(width=48, height=64, seed=0, background=sdw.Background(prompt="a field"))
-        sdw.generate(sdxl, scene, steps=1)
+        sdw.generate(sdxl, scene, steps=1)  # wider than the model: native-size windows, sized as such
+        sdxl.window = 0
+        sdw.generate(sdxl, scene, steps=1)  # the whole canvas in one piece: its own size
     finally:
         sdxl.unet.forward = forward
-    assert seen and torch.equal(seen[0][0], torch.tensor([64.0, 48.0, 0.0, 0.0, 64.0, 48.0]))
+        sdxl.window = 32
+    assert torch.equal(seen[0][0], torch.tensor([64.0, 64.0, 0.0, 0.0, 64.0, 64.0]))
+    assert torch.equal(seen[1][0], torch.tensor([64.0, 96.0, 0.0, 0.0, 64.0, 96.0]))
 
 
 def test_trailing_euler_for_lightning_style_checkpoints(sdxl):
