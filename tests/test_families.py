@@ -88,6 +88,15 @@ def test_the_stream_converges_to_the_one_shot_picture(family_backend):
     assert frame.converged and not np.array_equal(pixels(frame.image), pixels(frames[-1].image))
 
 
+def test_the_stream_inpaints_a_background_image_like_generate(family_backend):
+    photo = np.random.default_rng(2).uniform(0, 1, (SIZE, SIZE, 3)).astype(np.float32)
+    scene = regions_scene(prompt="a photo", image=photo)
+    stream = sdw.Stream(family_backend, scene, steps=2, guidance_scale=2.0)
+    frame = [stream.tick() for _ in range(2)][-1]
+    expected = pixels(sdw.generate(family_backend, scene, steps=2, guidance_scale=2.0))
+    assert frame.converged and np.abs(pixels(frame.image) - expected).max() <= 1
+
+
 def test_a_session_settles_on_the_picture_generate_makes(family_backend):
     scene = regions_scene()
     with sdw.Session(family_backend, scene, steps=2) as session:
