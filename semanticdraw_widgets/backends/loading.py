@@ -166,6 +166,8 @@ def load_backend(spec: str | os.PathLike = "toy", *, device: str | torch.device 
     if text == "toy":
         return _load_toy(device_, dtype=dtype, sampler=sampler, lora=lora, tiny_vae=tiny_vae, vae=vae,
                          config=config, family=family, t5=t5)
+    if lora is not None:
+        _precheck_lora(lora, bool(allow_pickle))  # before loading gigabytes of model
     options = LoadOptions(device=device_, dtype=pick_dtype(device_, dtype), sampler=sampler, lora=lora,
                           lora_scale=float(lora_scale), tiny_vae=tiny_vae, vae=vae, family=family,
                           allow_pickle=bool(allow_pickle), t5=bool(t5))
@@ -460,6 +462,22 @@ def _build(pipe: Any, family: str, options: LoadOptions) -> Backend:
     return backend_class(components, sampler=chosen, device=options.device, dtype=options.dtype,
                          scheduler_config=dict(pipe.scheduler.config), tiny_vae=tiny,
                          pipeline_config=dict(pipe.config))
+
+
+def _precheck_lora(lora: str, allow_pickle: bool) -> None:
+    """Refuse a LoRA spec that cannot work whatever the model family turns out to be."""
+    if not isinstance(lora, str) or not lora.strip():
+        raise ValueError(f"lora must be a nickname, a hub id or a path, got {lora!r}")
+    if any(lora in table for table in LORA_ALIASES.values()):
+        return
+    local = Path(lora).expanduser()
+    if local.is_file() and local.suffix != ".safetensors" and not allow_pickle:
+        raise ModelLoadError(f"LoRA {lora!r} is not a .safetensors file; unpickling can run arbitrary code. "
+                             f"Convert it, or pass allow_pickle=True if you trust its source")
+    if not (local.exists() or _looks_like_hub_id(lora)):
+        nicknames = sorted({name for table in LORA_ALIASES.values() for name in table})
+        raise ModelLoadError(f"LoRA {lora!r} is neither a file, a folder, a hub id nor one of "
+                             f"{', '.join(nicknames)}; check the path")
 
 
 def _fuse_lora(pipe: Any, lora: str, scale: float, family: str, options: LoadOptions) -> str | None:
