@@ -1,6 +1,6 @@
 """One-shot latency of ``semanticdraw_widgets.generate``: SemanticDraw (few-step LCM) vs the MultiDiffusion reference.
 
-    python benchmarks/bench_generate.py [--repeats N] [--cases toy,tiny,real] [--real-size] [--out FILE.json]
+    python benchmarks/bench_generate.py [--repeats N] [--cases toy,tiny,real,sdxl,sd3] [--real-size] [--out FILE.json]
 
 Each case renders one seeded scene (a background prompt and 3 regions: a large rectangle, a medium
 ellipse and a small circle) with ``generate`` and times the whole call: prompt encoding, planning,
@@ -12,6 +12,13 @@ Cases (see benchmarks/README.md):
   tiny  a tiny random SD1.x pipeline (testing.make_tiny_sd_pipeline) through load_backend(folder).
   real  the SD1.5 architecture with random weights (testing.make_sd15_sized_pipeline), 512x512:
         runs when CUDA is available (fp16), or on the CPU (fp32) with --real-size; very slow there.
+  sdxl  SDXL base's architecture with random weights (testing.make_sdxl_sized_pipeline), 1024x1024,
+        SemanticDraw trailing Euler (Lightning-style) 4 steps, 1 and 3 regions; CUDA (fp16, VAE upcast
+        as SDXL's config asks) or --real-size on the CPU.
+  sd3   SD3-medium's architecture with random weights and no T5 (testing.make_sd3_sized_pipeline),
+        1024x1024, SemanticDraw flash (flow matching, fresh-noise) 4 steps, 1 and 3 regions; same rules.
+        With --family-tiny, sdxl and sd3 use the tiny test pipelines at --tiny-size instead (a quick
+        CPU check of these code paths, not a performance number).
 
 Rules: every case is warmed up (--warmup untimed calls) before --repeats timed calls; the clock is
 time.perf_counter, read after torch.cuda.synchronize() on CUDA; the cases that share a model are timed
@@ -63,7 +70,7 @@ REGIONS = (
     ("white clouds", "rect", (0.58, 0.62, 0.92, 0.80)),
     ("brown wooden fence", "rect", (0.08, 0.42, 0.62, 0.50)),
 )
-CASE_NAMES = ("toy", "tiny", "real")
+CASE_NAMES = ("toy", "tiny", "real", "sdxl", "sd3")
 
 
 # ----------------------------------------------------------------------------------------- scenes --
@@ -315,7 +322,40 @@ def run_real(args: argparse.Namespace, device: torch.device, loads: dict[str, fl
     return results
 
 
-RUNNERS = {"toy": run_toy, "tiny": run_tiny, "real": run_real}
+# family -> (real-size builder, tiny builder, few-step sampler) in semanticdraw_widgets.testing
+FAMILY_CASES = {"sdxl": ("make_sdxl_sized_pipeline", "make_tiny_sdxl_pipeline", "euler"),
+                "sd3": ("make_sd3_sized_pipeline", "make_tiny_sd3_pipeline", "flash")}
+
+
+def run_family(name: str, args: argparse.Namespace, device: torch.device, loads: dict[str, float]) -> list[Result]:
+    """SDXL or SD3: the real architecture with random weights at 1024x1024 (or the tiny one with --family-tiny)."""
+    from semanticdraw_widgets import testing
+
+    real_builder, tiny_builder, sampler = FAMILY_CASES[name]
+    size = args.tiny_size if args.family_tiny else args.family_canvas
+    steps = args.steps
+    cases = [Case(f"{name}/sd-{sampler}{steps}-r{n}", name, size, n, steps, "semanticdraw", sampler, None,
+                  baseline=None if n == 1 else f"{name}/sd-{sampler}{steps}-r1") for n in (1, 3)]
+    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    with tempfile.TemporaryDirectory(prefix=f"{name}-") as scratch:
+        folder = Path(scratch) / name
+        progress(f"building the {'tiny' if args.family_tiny else 'real-size'} random {name} pipeline ...")
+        start = time.perf_counter()
+        getattr(testing, tiny_builder if args.family_tiny else real_builder)(folder)
+        loads[f"{name}/build"] = round(time.perf_counter() - start, 3)
+        start = time.perf_counter()
+        backends = {sampler: sdw.load_backend(folder, device=device, dtype=dtype, sampler=sampler)}
+        loads[f"{name}/{sampler}"] = round(time.perf_counter() - start, 3)
+        results = time_group(backends, cases, args)
+        del backends
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return results
+
+
+RUNNERS = {"toy": run_toy, "tiny": run_tiny, "real": run_real,
+           "sdxl": lambda *a: run_family("sdxl", *a), "sd3": lambda *a: run_family("sd3", *a)}
 
 
 # ---------------------------------------------------------------------------------------- reports --
@@ -395,8 +435,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=2,
                         help="untimed runs per case first (default 2: the second call is still slower than "
                              "the rest on a CPU, the first much slower)")
-    parser.add_argument("--cases", default="toy,tiny,real",
-                        help="comma-separated subset of toy,tiny,real (default all; real needs CUDA or --real-size)")
+    parser.add_argument("--cases", default="toy,tiny,real,sdxl,sd3",
+                        help="comma-separated subset of toy,tiny,real,sdxl,sd3 (default all; real, sdxl and sd3 "
+                             "need CUDA or --real-size)")
+    parser.add_argument("--family-canvas", type=int, default=1024, help="canvas of the sdxl and sd3 cases (default 1024)")
+    parser.add_argument("--family-tiny", action="store_true",
+                        help="sdxl and sd3 cases with the tiny test pipelines at --tiny-size (a CPU code-path check)")
     parser.add_argument("--real-size", action="store_true",
                         help="run the SD1.5-sized case on the CPU too (fp32; very slow: minutes per 50-step run)")
     parser.add_argument("--real-canvas", type=int, default=512, help="canvas of the real case (default 512)")
@@ -453,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
         if name == "real" and device.type != "cuda" and not args.real_size:
             skipped.append("real (no CUDA; pass --real-size to run it on the CPU)")
             continue
+        if name in FAMILY_CASES and device.type != "cuda" and not (args.real_size or args.family_tiny):
+            skipped.append(f"{name} (no CUDA; pass --real-size to run it on the CPU, or --family-tiny)")
+            continue
         progress(f"{name} ...")
         results += RUNNERS[name](args, device, loads)
 
@@ -463,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": command, "machine_slug": slug, "machine": machine,
         "settings": {"repeats": args.repeats, "warmup": args.warmup, "seed": SEED, "cases": args.case_list,
                      "tiny_size": args.tiny_size, "real_canvas": args.real_canvas, "steps": args.steps,
+                     "family_canvas": args.family_canvas, "family_tiny": args.family_tiny,
                      "reference_steps": args.reference_steps, "reference_guidance": args.reference_guidance,
                      "background": BACKGROUND, "regions": [list(r[:2]) + [list(r[2])] for r in REGIONS]},
         "load_average": {"start": list(load_start), "end": list(load_end)},

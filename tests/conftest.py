@@ -26,6 +26,20 @@ def tiny_sd(tiny_sd_folder):
     return sdw.load_backend(str(tiny_sd_folder), sampler="lcm")
 
 
+@pytest.fixture(scope="session")
+def tiny_sdxl_folder(tmp_path_factory):
+    from semanticdraw_widgets.testing import make_tiny_sdxl_pipeline
+
+    return make_tiny_sdxl_pipeline(tmp_path_factory.mktemp("tiny-sdxl"))
+
+
+@pytest.fixture(scope="session")
+def tiny_sd3_folder(tmp_path_factory):
+    from semanticdraw_widgets.testing import make_tiny_sd3_pipeline
+
+    return make_tiny_sd3_pipeline(tmp_path_factory.mktemp("tiny-sd3"))
+
+
 @pytest.fixture
 def small_scene():
     """A 64x64 scene with a background prompt and two regions, for the tiny SD model."""

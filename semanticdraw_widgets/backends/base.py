@@ -4,7 +4,7 @@ Every family works in one shared parameterisation of the forward process,
 
     x_i = alphas[i] * x0 + sigmas[i] * eps,                                  (1)
 
-(variance preserving for ε/v-prediction models, ``alphas = 1 - sigmas`` for flow matching), so the
+(variance preserving for ε/v-prediction models, ``alphas = 1 - sigmas`` for flow matching (SD3)), so the
 engine can pre-average x̂0 predictions and re-noise once without knowing which family it drives.
 A backend owns loading, dtype, its scheduler maths (boundary scalings, prediction type) and its
 noise levels; the engine never imports a diffusers pipeline.
@@ -56,7 +56,12 @@ class Schedule:
 
 @runtime_checkable
 class Backend(Protocol):
-    """One model family (toy, SD1.x/2.x, ...) behind the interface the engine uses."""
+    """One model family (toy, SD1.x/2.x, SDXL, SD3) behind the interface the engine uses.
+
+    Family-specific conditioning rides in the Conditioning dict (SDXL and SD3 add
+    "pooled_prompt_embeds"), so the engine's lerp/cat/take treat every entry alike; flow-matching
+    families express alpha = 1 - sigma through the Schedule.
+    """
 
     name: str
     latent_channels: int
@@ -91,14 +96,36 @@ def vp_coefficients_from_sigma(karras_sigmas: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
-    """'auto' picks CUDA, then Apple MPS, then CPU."""
-    if str(device) != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    """'auto' picks CUDA, then Apple MPS, then CPU. A named device must exist here: asking for CUDA on a
+    machine without it fails now, with what to pass instead, not later inside the first model call."""
+    if isinstance(device, str) and device.strip().lower() == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} was requested but CUDA is not available here (torch "
+                             f"{torch.__version__}, no usable NVIDIA GPU or a CPU-only build): use device='cpu' "
+                             f"or 'auto'")
+        if chosen.index is not None and chosen.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r} does not exist: this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    elif chosen.type == "mps" and not _mps_available():
+        raise ValueError(f"device {str(device)!r} was requested but Apple MPS is not available here: use "
+                         f"device='cpu' or 'auto'")
+    elif chosen.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unsupported device {str(device)!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
+    return chosen
+
+
+def _mps_available() -> bool:
+    return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
 
 
 def pick_dtype(device: torch.device, dtype: torch.dtype | str | None = None) -> torch.dtype:
@@ -111,4 +138,6 @@ def pick_dtype(device: torch.device, dtype: torch.dtype | str | None = None) -> 
                     "bf16": torch.bfloat16, "float32": torch.float32, "fp32": torch.float32}[dtype]
         except KeyError:
             raise ValueError(f"unknown dtype {dtype!r}: use 'float16', 'bfloat16' or 'float32'") from None
+    if dtype not in (torch.float16, torch.bfloat16, torch.float32):
+        raise ValueError(f"unsupported dtype {dtype!r}: use torch.float16, torch.bfloat16 or torch.float32")
     return dtype
