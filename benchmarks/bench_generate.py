@@ -315,11 +315,16 @@ def run_real(args: argparse.Namespace, device: torch.device, loads: dict[str, fl
             backends[sampler] = sdw.load_backend(folder, device=device, dtype=dtype, sampler=sampler)
             loads[f"real/{sampler}"] = round(time.perf_counter() - start, 3)
         results = time_group(backends, cases, args)
-        del backends
-        gc.collect()
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        release(backends, device)
     return results
+
+
+def release(backends: dict, device: torch.device) -> None:
+    """Free the models of a finished group before the next one loads (GPU memory is the limit there)."""
+    backends.clear()
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
 
 
 # family -> (real-size builder, tiny builder, few-step sampler) in semanticdraw_widgets.testing
@@ -347,10 +352,7 @@ def run_family(name: str, args: argparse.Namespace, device: torch.device, loads:
         backends = {sampler: sdw.load_backend(folder, device=device, dtype=dtype, sampler=sampler)}
         loads[f"{name}/{sampler}"] = round(time.perf_counter() - start, 3)
         results = time_group(backends, cases, args)
-        del backends
-        gc.collect()
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
+        release(backends, device)
     return results
 
 

@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
+from .backends.loading import ALL_SAMPLERS
 from .validation import ValidationError
 
 
@@ -51,8 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--seed", type=int, default=None, help="override the scene's seed")
     render.add_argument("--guidance", type=float, default=None,
                         help="classifier-free guidance scale; > 1 makes negative prompts steer")
-    render.add_argument("--sampler", choices=("lcm", "tcd", "euler", "ddim"), default=None)
-    render.add_argument("--lora", default=None, help="few-step LoRA to fuse: lcm, tcd, hyper-sd, a hub id or a file")
+    render.add_argument("--sampler", choices=ALL_SAMPLERS, default=None,
+                        help="lcm, tcd, euler or ddim (SD1.x/2.x, SDXL); euler or flash (SD3); default: the model's own")
+    render.add_argument("--lora", default=None,
+                        help="few-step LoRA to fuse: lcm, tcd, hyper-sd, lightning (SDXL), flash (SD3), a hub id or a file")
     render.add_argument("--method", choices=("semanticdraw", "multidiffusion"), default="semanticdraw")
     render.add_argument("--device", default="auto")
     commands.add_parser("examples", help="list the bundled example scenes")

@@ -27,13 +27,13 @@ import torch
 
 from .base import Backend, pick_device, pick_dtype
 from .schedules import SAMPLERS
+from .sd3 import FLOW_SAMPLERS
 
 FAMILIES = ("sd", "sdxl", "sd3")
 FAMILY_NAMES = {"sd": "SD1.x/2.x", "sdxl": "SDXL", "sd3": "SD3"}  # read with "an": an SD.., an SDXL..
 _PIPELINE_CLASS = {"sd": "StableDiffusionPipeline", "sdxl": "StableDiffusionXLPipeline",
                    "sd3": "StableDiffusion3Pipeline"}
-_FLOW_SAMPLERS = ("euler", "flash")
-ALL_SAMPLERS = tuple(dict.fromkeys(SAMPLERS + _FLOW_SAMPLERS))
+ALL_SAMPLERS = tuple(dict.fromkeys(SAMPLERS + FLOW_SAMPLERS))
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl")
 
 # Few-step LoRAs by nickname, per family: (hub id, weight file or None, sampler they are meant for).
