@@ -229,8 +229,8 @@ def as_device(value: Any, field: str = "device", *, error: type[ValidationError]
     if device.type == "cuda":
         if not torch.cuda.is_available():
             why = "this torch build has no CUDA support" if torch.version.cuda is None else "no CUDA GPU is visible"
-            raise error(f"{field}: {text!r} requested but {why}; use 'cpu' (or 'auto', which picks the best "
-                        "available device)", field=field)
+            raise error(f"{field}: {text!r} requested but CUDA is not available here ({why}); use 'cpu' (or "
+                        "'auto', which picks the best available device)", field=field)
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise error(f"{field}: {text!r} requested but this machine has {torch.cuda.device_count()} CUDA "
                         f"device(s) (cuda:0..cuda:{torch.cuda.device_count() - 1})", field=field)

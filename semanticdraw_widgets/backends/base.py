@@ -97,31 +97,18 @@ def vp_coefficients_from_sigma(karras_sigmas: Tensor) -> tuple[Tensor, Tensor]:
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
     """'auto' picks CUDA, then Apple MPS, then CPU. A named device must exist here: asking for CUDA on a
-    machine without it fails now, with what to pass instead, not later inside the first model call."""
-    if isinstance(device, str) and device.strip().lower() == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if _mps_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        chosen = torch.device(device)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
-    if chosen.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {str(device)!r} was requested but CUDA is not available here (torch "
-                             f"{torch.__version__}, no usable NVIDIA GPU or a CPU-only build): use device='cpu' "
-                             f"or 'auto'")
-        if chosen.index is not None and chosen.index >= torch.cuda.device_count():
-            raise ValueError(f"device {str(device)!r} does not exist: this machine has "
-                             f"{torch.cuda.device_count()} CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
-    elif chosen.type == "mps" and not _mps_available():
-        raise ValueError(f"device {str(device)!r} was requested but Apple MPS is not available here: use "
-                         f"device='cpu' or 'auto'")
-    elif chosen.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"unsupported device {str(device)!r}: use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
-    return chosen
+    machine without it fails now (validation.as_device says what to pass instead), not later inside the
+    first model call."""
+    from ..validation import as_device
+
+    text = as_device(device, "device")
+    if text != "auto":
+        return torch.device(text)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
 
 
 def _mps_available() -> bool:
