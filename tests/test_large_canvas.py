@@ -122,3 +122,33 @@ def test_a_region_acts_only_through_the_windows_it_reaches(tiny_sd):
         assert (final(scene)[..., 96:] - final(edited)[..., 96:]).abs().max() > 1e-3
     finally:
         tiny_sd.window = 32
+
+
+def test_a_512x2048_toy_canvas_keeps_every_regions_colour_in_generate_and_the_stream(toy):
+    from semanticdraw_widgets.backends.toy_lexicon import describe
+
+    height, width = 512, 2048
+    boxes = {"red": (64, 64, 448, 448), "green": (64, 560, 448, 944), "blue": (64, 1104, 448, 1488),
+             "yellow": (64, 1600, 448, 1984)}
+    regions = [sdw.Region(prompt=name, mask=rect_mask(height, width, *box)) for name, box in boxes.items()]
+    scene = sdw.Scene(width=width, height=height, seed=1, background=sdw.Background(prompt="white"), regions=regions)
+    names = tuple(boxes) + ("white",)
+    palette = np.array([describe(n)["primary"] for n in names])
+
+    def adherence(image):
+        pixels = np.asarray(image, dtype=np.float32) / 255
+        nearest = ((pixels[:, :, None, :] - palette[None, None]) ** 2).sum(-1).argmin(-1)
+        scores = {}
+        for name, (top, left, bottom, right) in boxes.items():
+            scores[name] = float((nearest[top + 16:bottom - 16, left + 16:right - 16] == names.index(name)).mean())
+        scores["white"] = float((nearest[:, 456:552] == names.index("white")).mean())  # the gap between regions
+        return scores
+
+    image = sdw.generate(toy, scene, steps=4)
+    assert image.size == (width, height)
+    assert min(adherence(image).values()) >= 0.9, adherence(image)
+    stream = sdw.Stream(toy, scene, steps=4)
+    frame = stream.tick()
+    while not frame.converged:
+        frame = stream.tick()
+    assert np.array_equal(np.asarray(frame.image), np.asarray(image))
