@@ -26,10 +26,26 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
   const controller = new AbortController();
   const { signal } = controller;
   hostSignal?.addEventListener("abort", () => controller.abort(), { signal });
-  const send = (message: ClientMessage) => model.send(message);
+  // A closed comm (the kernel restarted or shut down) throws on send, also from timers such as the
+  // frame view's deferred ack: never let that escape into the page; the status line says disconnected.
+  const send = (message: ClientMessage): boolean => {
+    try {
+      model.send(message);
+      return true;
+    } catch (error) {
+      console.warn(`[semanticdraw] could not reach the kernel: ${error}`);
+      status.lost();
+      return false;
+    }
+  };
   const save = <K extends keyof Model>(key: K, value: Model[K]) => {
     model.set(key, value);
-    model.save_changes();
+    try {
+      model.save_changes();
+    } catch (error) { // a closed comm, as for send: the view keeps the value, the status says disconnected
+      console.warn(`[semanticdraw] could not reach the kernel: ${error}`);
+      status.lost();
+    }
   };
   let selected = 1;
   let warnedLabel: number | null = null; // the brush the empty-prompt warning is about
@@ -225,14 +241,8 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
   ];
   for (const [event, handler] of handlers) model.on(event, handler);
   const hello = () => {
-    try {
-      const shown = frames.epoch !== null && frames.shownSeq !== null ? { epoch: frames.epoch, seq: frames.shownSeq } : {};
-      send({ kind: "hello", version: PROTOCOL_VERSION, ...shown });
-    } catch (error) { // a closed comm may throw
-      console.warn(`[semanticdraw] could not reach the kernel: ${error}`);
-      return status.lost();
-    }
-    status.waitForWelcome();
+    const shown = frames.epoch !== null && frames.shownSeq !== null ? { epoch: frames.epoch, seq: frames.shownSeq } : {};
+    if (send({ kind: "hello", version: PROTOCOL_VERSION, ...shown })) status.waitForWelcome();
   };
   const heartbeat = setInterval(() => status.heartbeatDue() && hello(), HEARTBEAT_MS / 3);
   showSize();

@@ -43,6 +43,23 @@ describe("widget", () => {
     expect($(".sdw-status-text").textContent).toBe("idle · 0.0 frames/s · tick 3");
   });
 
+  it("a closed comm that refuses to send or save never throws into the page; the status says disconnected", () => {
+    const { model, $, kernel } = mount();
+    kernel.message({ kind: "welcome", version: PROTOCOL_VERSION, epoch: 3 });
+    const refuse = () => { throw new Error("Cannot send"); };
+    (model as unknown as { send: () => void }).send = refuse;
+    (model as unknown as { save_changes: () => void }).save_changes = refuse;
+    const stepButton = [...$("div.sdw-toolbar").querySelectorAll("button")].find((b) => b.textContent === "step");
+    expect(() => stepButton!.click()).not.toThrow(); // a command into the closed comm
+    expect($(".sdw-status-text").textContent).toBe(DISCONNECTED_TEXT);
+    kernel.message({ kind: "welcome", version: PROTOCOL_VERSION, epoch: 3 });
+    expect($(".sdw-status").dataset.connection).toBe("live");
+    const seed = $<HTMLInputElement>("input[aria-label='seed']");
+    seed.value = "7";
+    expect(() => seed.dispatchEvent(new Event("change"))).not.toThrow(); // a trait change into the closed comm
+    expect($(".sdw-status-text").textContent).toBe(DISCONNECTED_TEXT);
+  });
+
   it("says disconnected at once when ipywidgets marks the view's comm as dead", () => {
     const fake = fakeModel();
     const host = document.createElement("div");
