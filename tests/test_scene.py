@@ -611,7 +611,7 @@ def test_example_landscape_loads():
     assert (s.width, s.height, s.seed) == (512, 512, 0)
     assert s.background.prompt == "blue sky with white clouds"
     prompts = [r.prompt for r in s.regions]
-    assert prompts == ["green grass", "blue water with waves", "red bricks", "dark brown wood", "yellow sun"]
+    assert prompts == ["green grass", "blue water with waves", "red bricks", "dark brown wood", "bright yellow light"]
     grass, water, wall, roof, sun = s.regions
     assert grass.mask[500, 10] == 1.0 and grass.mask[100, 10] == 0.0
     assert water.mask[440, 390] == 1.0 and water.mask[440, 100] == 0.0

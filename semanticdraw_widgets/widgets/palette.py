@@ -144,7 +144,7 @@ def _text(value: Any, field: str) -> str:
 DEFAULT_BRUSHES = [
     make_brush("bricks", "#d9503f", "red bricks"),
     make_brush("grass", "#3fae4a", "green grass"),
-    make_brush("sun", "#f2c230", "yellow sun", mask_blur=8.0),
+    make_brush("sun", "#f2c230", "bright yellow light", mask_blur=8.0),
     make_brush("water", "#2d6fd6", "blue water with waves"),
 ]
 DEFAULT_BACKGROUND = {"prompt": "blue sky with white clouds", "negative_prompt": ""}
