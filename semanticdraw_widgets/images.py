@@ -117,9 +117,10 @@ def open_image_bounded(source: ImageSource, *, max_pixels: int, field: str,
             image.load()
     except SceneError:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLarge(f"{field}: refused before decoding: {exc}; pass an image of at most {max_pixels:,} "
-                            "pixels", field=field) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # (Pillow's own guard fired first, at a higher limit than ours; say ours only)
+        raise ImageTooLarge(f"{field}: refused before decoding: the image has far more than the {max_pixels:,} "
+                            f"pixels allowed here; scale it down before using it", field=field) from None
     except UnidentifiedImageError:
         raise SceneError(f"{field}: not an image in a supported format ({', '.join(formats)})", field=field) from None
     except MemoryError:

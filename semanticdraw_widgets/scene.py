@@ -238,6 +238,12 @@ def _normalize_mask(value: Any) -> np.ndarray:
             "for a multi-channel image pick one channel or pass a PIL image",
             field="mask",
         )
+    if arr.size > pixel_budget(MAX_SIDE, MAX_SIDE):  # before any conversion touches the pixels
+        raise SceneError(
+            f"a {arr.shape[1]}x{arr.shape[0]} mask is larger than any canvas allows (at most "
+            f"{pixel_budget(MAX_SIDE, MAX_SIDE):,} pixels); pass an (H, W) mask the size of your canvas",
+            field="mask",
+        )
     kind = arr.dtype.kind
     if kind == "b":
         return arr.astype(np.float32)

@@ -402,3 +402,14 @@ def test_a_photo_uploaded_before_drawing_is_the_picture_and_clearing_strokes_giv
     browser_sets_labels(canvas, np.zeros((SIZE, SIZE), np.uint8))  # clear every stroke
     cleared = settle(canvas)
     assert np.array_equal(np.asarray(cleared.image), np.asarray(first.image))
+
+
+def test_import_palette_reads_a_path_and_says_so_for_a_file_name(canvas, tmp_path):
+    path = tmp_path / "palette.json"
+    exported = json.loads(canvas.export_palette())
+    exported["brushes"][0]["prompt"] = "orange stripes"
+    path.write_text(json.dumps(exported))
+    canvas.import_palette(path)
+    assert canvas.brushes[0]["prompt"] == "orange stripes"
+    with pytest.raises(sdw.PaletteError, match="takes the palette's JSON text or a pathlib.Path"):
+        canvas.import_palette(str(path))

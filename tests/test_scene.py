@@ -620,3 +620,8 @@ def test_example_landscape_loads():
     assert sun.mask[95, 410] == 1.0 and sun.mask[100, 200] == 0.0
     assert sun.mask_blur == 12.0
     assert Scene.from_json(s.to_json()) == s
+
+
+def test_a_mask_larger_than_any_canvas_is_refused_before_its_pixels_are_converted():
+    with pytest.raises(SceneError, match="larger than any canvas allows"):
+        Region(prompt="x", mask=np.zeros((20000, 20000), bool))

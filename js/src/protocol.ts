@@ -132,8 +132,3 @@ const NEW_BRUSH_COLORS = ["#d9503f", "#3fae4a", "#f2c230", "#2d6fd6", "#9b4fd1",
 export function newBrush(index: number): Brush {
   return { ...BRUSH_DEFAULTS, name: `brush ${index + 1}`, color: NEW_BRUSH_COLORS[index % NEW_BRUSH_COLORS.length] };
 }
-
-/** A number clamped into [low, high]; NaN becomes `low`. */
-export function clamp(value: number, [low, high]: readonly [number, number]): number {
-  return Number.isNaN(value) ? low : Math.min(high, Math.max(low, value));
-}

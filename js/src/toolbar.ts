@@ -3,7 +3,7 @@
 
 import { button, el, setValue } from "./dom";
 import type { Tool } from "./canvas";
-import { clamp, GUIDANCE_LIMITS, STEPS_CHOICES } from "./protocol";
+import { GUIDANCE_LIMITS, STEPS_CHOICES } from "./protocol";
 
 export interface ToolbarActions {
   playing(): boolean;
@@ -21,6 +21,7 @@ export interface ToolbarActions {
   setGuidance(guidance: number): void;
   setPhoto(bytes: ArrayBuffer | null): void; // null removes the photo
   toolChanged(tool: Tool): void;
+  refuse(message: string): void; // a value this view cannot send at all (not a number): say why
 }
 
 export const TOOLS: readonly Tool[] = ["brush", "eraser", "fill"];
@@ -49,12 +50,20 @@ export class Toolbar {
     this.playButton = button("", "play / pause", () => actions.togglePlaying(!this.showsPause()), signal);
     this.seedInput = el("input", { type: "number", title: "seed", min: "0", step: "1" });
     this.seedInput.setAttribute("aria-label", "seed");
+    // Numbers go to the kernel as typed: it refuses an out-of-range one with its reason in the status line
+    // and puts the kept value back. Only what is not a number at all is refused here.
     this.seedInput.addEventListener("change", () => {
-      actions.setSeed(Math.max(0, Math.floor(Number(this.seedInput.value) || 0)));
+      const seed = Number(this.seedInput.value);
+      if (this.seedInput.value.trim() === "" || !Number.isSafeInteger(seed)) {
+        actions.refuse(`seed must be a whole number from 0, got "${this.seedInput.value}"; kept ${actions.seed()}`);
+        this.update();
+      } else {
+        actions.setSeed(seed);
+      }
     }, { signal });
     this.stepsInput = el("select", { title: "steps" });
     this.stepsInput.setAttribute("aria-label", "steps");
-    for (const n of STEPS_CHOICES) this.stepsInput.append(el("option", { value: String(n), textContent: `${n} steps` }));
+    for (const n of STEPS_CHOICES) this.stepsInput.append(el("option", { value: String(n), textContent: `${n} step${n === 1 ? "" : "s"}` }));
     this.stepsInput.addEventListener("change", () => actions.setSteps(Number(this.stepsInput.value)), { signal });
     // negative prompts only act with classifier-free guidance, so the control sits in plain view
     const [low, high] = GUIDANCE_LIMITS;
@@ -62,7 +71,14 @@ export class Toolbar {
       title: "guidance scale: above 1, negative prompts steer (one extra batch)" });
     this.guidanceInput.setAttribute("aria-label", "guidance scale");
     this.guidanceInput.addEventListener("change", () => {
-      actions.setGuidance(clamp(Number(this.guidanceInput.value), GUIDANCE_LIMITS));
+      const guidance = Number(this.guidanceInput.value);
+      if (this.guidanceInput.value.trim() === "" || !Number.isFinite(guidance)) {
+        actions.refuse(`guidance must be a number from ${low} to ${high}, got "${this.guidanceInput.value}"; `
+          + `kept ${actions.guidance()}`);
+        this.update();
+      } else {
+        actions.setGuidance(guidance);
+      }
     }, { signal });
     const photoInput = el("input", { type: "file", accept: "image/png,image/jpeg,image/webp" });
     photoInput.setAttribute("aria-label", "background photo");
@@ -73,12 +89,13 @@ export class Toolbar {
       actions.setPhoto(await file.arrayBuffer());
       photoInput.value = "";
     }, { signal });
-    this.element = el("div", { className: "sdw-toolbar", role: "toolbar" }, ...this.toolButtons, sizeInput,
+    this.element = el("div", { className: "sdw-toolbar", role: "toolbar" }, ...this.toolButtons,
+      el("label", { className: "sdw-field", title: "brush size" }, "size", sizeInput),
       button("↶", "undo (Ctrl+Z)", () => actions.undo(), signal),
       button("↷", "redo (Ctrl+Shift+Z)", () => actions.redo(), signal),
       button("clear", "clear the canvas", () => actions.clear(), signal),
       this.playButton, button("step", "one step while paused", () => actions.step(), signal),
-      this.seedInput, button("new seed", "a random seed", () => actions.setSeed(Math.floor(Math.random() * 2 ** 31)), signal),
+      el("label", { className: "sdw-field", title: "seed" }, "seed", this.seedInput), button("new seed", "a random seed", () => actions.setSeed(Math.floor(Math.random() * 2 ** 31)), signal),
       this.stepsInput, el("label", { className: "sdw-field", title: this.guidanceInput.title }, "guidance", this.guidanceInput),
       photoInput, button("photo…", "inpaint into an uploaded photo", () => photoInput.click(), signal),
       button("no photo", "remove the background photo", () => actions.setPhoto(null), signal));

@@ -143,6 +143,7 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
     setGuidance: (guidance) => save("guidance", guidance),
     setPhoto: (bytes) => save("background_image", new DataView(bytes ?? new ArrayBuffer(0))),
     toolChanged: () => undefined,
+    refuse: (message) => status.error(message),
   }, signal);
 
   const setBrushes = (brushes: Brush[]) => save("brushes", brushes);

@@ -60,6 +60,28 @@ describe("widget", () => {
     expect($(".sdw-status-text").textContent).toBe(DISCONNECTED_TEXT);
   });
 
+  it("sends typed seed and guidance numbers as they are (the kernel refuses with a reason) and refuses non-numbers", () => {
+    const { $, saved } = mount();
+    const seed = $<HTMLInputElement>("input[aria-label='seed']");
+    seed.value = "-1";
+    seed.dispatchEvent(new Event("change"));
+    expect(saved.at(-1)).toEqual({ seed: -1 }); // not silently clamped to 0: the kernel says why it refuses
+    seed.value = "1.5";
+    seed.dispatchEvent(new Event("change"));
+    expect(saved.at(-1)).toEqual({ seed: -1 });
+    expect($(".sdw-error").textContent).toContain("seed must be a whole number");
+    const guidance = $<HTMLInputElement>("input[aria-label='guidance scale']");
+    guidance.value = "";
+    guidance.dispatchEvent(new Event("change"));
+    expect($(".sdw-error").textContent).toContain("guidance must be a number");
+    expect(guidance.value).toBe("1"); // the kept value is shown again
+    guidance.value = "25";
+    guidance.dispatchEvent(new Event("change"));
+    expect(saved.at(-1)).toEqual({ guidance: 25 });
+    expect([...$("select[aria-label='steps']").querySelectorAll("option")].map((o) => o.textContent).slice(0, 2))
+      .toEqual(["1 step", "2 steps"]);
+  });
+
   it("says disconnected at once when ipywidgets marks the view's comm as dead", () => {
     const fake = fakeModel();
     const host = document.createElement("div");

@@ -15,6 +15,7 @@ import hashlib
 import io
 import logging
 import math
+import os
 import threading
 import time
 import warnings
@@ -314,11 +315,16 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         """The brushes and background as JSON (a palette file)."""
         return palette_to_json(self.brushes, self.background)
 
-    def import_palette(self, text: str) -> None:
+    def import_palette(self, text: str | os.PathLike) -> None:
         """Replace brushes and background from palette JSON; all or nothing: a bad palette changes nothing.
 
         Strokes painted with brushes the new palette lacks are erased.
         """
+        if isinstance(text, os.PathLike):
+            text = Path(text).read_text(encoding="utf-8")
+        elif isinstance(text, str) and not text.lstrip().startswith("{") and text.strip().endswith(".json"):
+            raise PaletteError(f"import_palette takes the palette's JSON text or a pathlib.Path, not the file name "
+                               f"{text!r}: canvas.import_palette(Path({text!r}))")
         brushes, background = palette_from_json(text)
         labels = self.label_map
         with self.hold_sync():
