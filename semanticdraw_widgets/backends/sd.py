@@ -43,6 +43,17 @@ def clip_embeddings(tokenizer: Any, encoder: Any, prompts: Sequence[str], device
     return hidden, pooled
 
 
+def dual_clip_embeddings(backend: Any, prompts: Sequence[str]) -> tuple[Tensor, Tensor | None, Tensor, Tensor | None]:
+    """Both CLIP encoders' penultimate hidden states and pooled projections (SDXL, SD3): (first, pooled_1,
+    second, pooled_2), from the backend's tokenizer/text_encoder and tokenizer_2/text_encoder_2."""
+    if len(prompts) == 0:
+        raise ValueError("encode_prompts needs at least one prompt")
+    first, pooled_1 = clip_embeddings(backend.tokenizer, backend.text_encoder, prompts, backend.device, penultimate=True)
+    second, pooled_2 = clip_embeddings(backend.tokenizer_2, backend.text_encoder_2, prompts, backend.device,
+                                       penultimate=True)
+    return first, pooled_1, second, pooled_2
+
+
 class DiffusersBackend:
     """The Backend protocol over a diffusers pipeline's components; subclasses are model families."""
 

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from .base import Conditioning, Schedule
-from .sd import DiffusersBackend, clip_embeddings, placed
+from .sd import DiffusersBackend, dual_clip_embeddings, placed
 
 FLOW_SAMPLERS = ("euler", "flash")
 T5_SEQUENCE_LENGTH = 256  # diffusers' default max_sequence_length for SD3
@@ -84,11 +84,7 @@ class StableDiffusion3Backend(DiffusersBackend):
 
     @torch.inference_mode()
     def encode_prompts(self, prompts: Sequence[str]) -> Conditioning:
-        if len(prompts) == 0:
-            raise ValueError("encode_prompts needs at least one prompt")
-        first, pooled_1 = clip_embeddings(self.tokenizer, self.text_encoder, prompts, self.device, penultimate=True)
-        second, pooled_2 = clip_embeddings(self.tokenizer_2, self.text_encoder_2, prompts, self.device,
-                                           penultimate=True)
+        first, pooled_1, second, pooled_2 = dual_clip_embeddings(self, prompts)
         clip = torch.cat([first, second], dim=-1)  # (N, 77, D1 + D2)
         t5 = self._t5_embeddings(prompts, clip.dtype)  # (N, 256, joint)
         clip = torch.nn.functional.pad(clip, (0, t5.shape[-1] - clip.shape[-1]))

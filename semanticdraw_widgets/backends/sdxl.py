@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from .base import Conditioning
-from .sd import StableDiffusionBackend, clip_embeddings, placed
+from .sd import StableDiffusionBackend, dual_clip_embeddings, placed
 
 
 class StableDiffusionXLBackend(StableDiffusionBackend):
@@ -44,11 +44,7 @@ class StableDiffusionXLBackend(StableDiffusionBackend):
 
     @torch.inference_mode()
     def encode_prompts(self, prompts: Sequence[str]) -> Conditioning:
-        if len(prompts) == 0:
-            raise ValueError("encode_prompts needs at least one prompt")
-        first, _ = clip_embeddings(self.tokenizer, self.text_encoder, prompts, self.device, penultimate=True)
-        second, pooled = clip_embeddings(self.tokenizer_2, self.text_encoder_2, prompts, self.device,
-                                         penultimate=True)
+        first, _, second, pooled = dual_clip_embeddings(self, prompts)
         embeds = torch.cat([first, second.to(first.dtype)], dim=-1)  # (N, 77, D1 + D2)
         if self.pipeline_config.get("force_zeros_for_empty_prompt", False):
             # SDXL base was trained with an all-zero unconditional embedding: diffusers uses zeros when no
