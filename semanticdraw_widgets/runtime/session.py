@@ -145,8 +145,9 @@ class Session:
         self._call(stop_core)
         if thread is None or thread is threading.current_thread():
             return  # called from the loop itself: it ends once this callback returns
+        deadline = time.monotonic() + timeout  # one budget for both waits, as the docstring promises
         stopped.wait(timeout)
-        thread.join(timeout)
+        thread.join(max(0.0, deadline - time.monotonic()))
 
     @property
     def running(self) -> bool:
