@@ -86,7 +86,6 @@ class ToyBackend:
         self.sampler = sampler
         self._scheduler = make_scheduler(sampler, SD_NOISE_SCHEDULE)
         self._means: OrderedDict[tuple, tuple[Tensor, Tensor]] = OrderedDict()
-        self._stacks: OrderedDict[tuple, tuple[Tensor, Tensor]] = OrderedDict()
         self._objects: OrderedDict[tuple, tuple[Tensor, Tensor, Tensor]] = OrderedDict()
         self.model_calls = 0  # batched predict_x0 calls, for tests and teaching
         self.model_rows = 0  # latents denoised in total
@@ -138,37 +137,30 @@ class ToyBackend:
         return (latent_colours[0][None, :, None, None]
                 + (latent_colours[1] - latent_colours[0])[None, :, None, None] * coverage[:, None])
 
-    def stacked_means(self, appearances: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
-        """(G, D) appearance vectors -> their means stacked to (G*K, C*h*w) and squared norms, cached by prompt set."""
-        key = (tuple(map(tuple, appearances.tolist())), height, width)
-        if key not in self._stacks:
-            parts = [self.texture_means(a, height, width) for a in appearances]
-            self._stacks[key] = (torch.cat([m for m, _ in parts]), torch.cat([n for _, n in parts]))
-            if len(self._stacks) > 16:
-                self._stacks.popitem(last=False)
-        return self._stacks[key]
-
     def predict_x0(self, x: Tensor, step_index: Tensor, schedule: Schedule, cond: Conditioning) -> Tensor:
-        # Exact posterior mean, per row: texture prompts under their phase mixture, object prompts under
+        # Exact posterior mean, row by row: texture prompts under their phase mixture, object prompts under
         # their placed-template mixture. Both share the per-row gain c = α s² / var of the isotropic prior.
+        #
+        # Batch invariance is a promise here (the stream's frames equal generate()'s bit for bit): a row's
+        # x̂0 is computed by the same sequence of operations on tensors of the same shapes whatever else
+        # shares the call. A batched matrix product or FFT would not keep it: their kernels pick code paths
+        # (and FMA row blocks, AVX-512 vs AVX2) by batch size, so one row's rounding would depend on how
+        # many rows came with it. The per-row loop costs a few Python iterations per call, not memory passes.
         self.model_calls += 1
         self.model_rows += x.shape[0]
         step_index = step_index.to(self.device)
-        alpha = schedule.alphas[step_index][:, None]  # (N, 1)
-        spread = self.prior_stds(cond["appearance"])[:, None]  # (N, 1) s per row
-        var = alpha ** 2 * spread ** 2 + schedule.sigmas[step_index][:, None] ** 2
-        gain = alpha * spread ** 2 / var  # c = α s² / var: how much x̂0 follows x_t rather than the prior
+        alpha = schedule.alphas[step_index]  # (N,)
+        spread = self.prior_stds(cond["appearance"])  # (N,) s per row
+        var = alpha * alpha * (spread * spread) + schedule.sigmas[step_index] * schedule.sigmas[step_index]
+        gain = alpha * (spread * spread) / var  # c = α s² / var: how much x̂0 follows x_t rather than the prior
         shape = cond.get("shape")
-        is_object = shape.sum(1) > 0 if shape is not None else torch.zeros(x.shape[0], dtype=torch.bool)
-        if not bool(is_object.any()):
-            return self._texture_x0(x.float(), alpha, var, gain, cond["appearance"])
         out = torch.empty(x.shape, dtype=torch.float32, device=x.device)
-        texture = ~is_object
-        if bool(texture.any()):
-            out[texture] = self._texture_x0(x[texture].float(), alpha[texture], var[texture], gain[texture],
-                                            cond["appearance"][texture])
-        out[is_object] = self._object_x0(x[is_object].float(), alpha[is_object], var[is_object], gain[is_object],
-                                         cond["appearance"][is_object], shape[is_object])
+        for i in range(x.shape[0]):
+            row = x[i].float()
+            if shape is not None and bool(shape[i].sum() > 0):
+                out[i] = self._object_x0(row, alpha[i], var[i], gain[i], cond["appearance"][i], shape[i])
+            else:
+                out[i] = self._texture_x0(row, alpha[i], var[i], gain[i], cond["appearance"][i])
         return out
 
     def prior_stds(self, appearance: Tensor) -> Tensor:
@@ -182,23 +174,21 @@ class ToyBackend:
         return self.prior_std + self.grain_std * grain
 
     def _texture_x0(self, x: Tensor, alpha: Tensor, var: Tensor, gain: Tensor, appearance: Tensor) -> Tensor:
-        # Σ_k r_k x̂0_k = (1 - cα) Σ_k r_k μ_k + c x_t with c = α s² / var, and the posterior logits need
-        # only <x_t, μ_k> and ‖μ_k‖². Every row is scored against the components of every prompt in the
-        # batch at once (components of other prompts get zero weight): two matmuls over the whole batch
-        # instead of gathering and scattering rows per prompt, which costs memory passes on a CPU.
-        flat = x.flatten(1)  # (N, D)
-        prompts, owner = torch.unique(appearance, dim=0, return_inverse=True)  # (G, D'), (N,)
-        means, norms = self.stacked_means(prompts, x.shape[-2], x.shape[-1])  # (G*K, D), (G*K,)
-        component_owner = torch.arange(len(prompts), device=owner.device).repeat_interleave(PHASES.shape[0])
-        own = owner[:, None] == component_owner[None]  # (N, G*K): the row's prompt owns the component
-        # One product per row (a batched matmul over a broadcast view, no copy): a plain matmul's rounding
-        # depends on how many rows share the call, and a stream tick sends more rows than generate() does,
-        # so the stream's frames would drift from generate()'s by a level here and there.
-        each = means[None].expand(flat.shape[0], -1, -1)  # (N, G*K, D)
-        # ‖x − α μ_k‖² up to the per-row constant ‖x‖², which softmax ignores
-        distance = -2 * alpha * torch.bmm(flat[:, None], each.transpose(1, 2))[:, 0] + alpha ** 2 * norms[None]
-        r = torch.softmax((-distance / (2 * var)).masked_fill(~own, float("-inf")), dim=1)  # (N, G*K)
-        return torch.baddbmm((gain * flat)[:, None], ((1 - gain * alpha) * r)[:, None], each)[:, 0].view_as(x)
+        # One row (C, h, w). Σ_k r_k x̂0_k = (1 - cα) Σ_k r_k μ_k + c x_t with c = α s² / var; the posterior
+        # logits need only <x_t, μ_k> and ‖μ_k‖². The dot products are an elementwise product summed along
+        # one contiguous axis, and the mixture a fixed-order sum over the K components, so the rounding is
+        # the same on every CPU path that runs this row (no BLAS kernel choosing blocks by batch size).
+        means, norms = self.texture_means(appearance, x.shape[-2], x.shape[-1])  # (K, D), (K,)
+        flat = x.reshape(-1)
+        dots = (means * flat[None]).sum(1)  # (K,)
+        # ‖x − α μ_k‖² up to the constant ‖x‖², which softmax ignores
+        distance = -2 * alpha * dots + alpha * alpha * norms
+        r = torch.softmax(-distance / (2 * var), dim=0)  # (K,)
+        weight = (1 - gain * alpha) * r
+        mixed = weight[0] * means[0]
+        for k in range(1, means.shape[0]):
+            mixed = mixed + weight[k] * means[k]
+        return (gain * flat + mixed).view_as(x)
 
     def backdrop_latent(self) -> Tensor:
         """(C,) latent of the plain backdrop objects are drawn on (white, as bootstrapping's surround)."""
@@ -232,24 +222,27 @@ class ToyBackend:
 
     def _object_x0(self, x: Tensor, alpha: Tensor, var: Tensor, gain: Tensor, appearance: Tensor,
                    shape: Tensor) -> Tensor:
-        # With y = x_t − α B, log r_{s,p} = α <y, roll_p T_s> / var − α² ‖T_s‖² / (2 var) + log π_{s,p}
-        # (‖B + roll_p T_s‖² does not depend on p), and Σ r_{s,p} roll_p T_s is r_s convolved with T_s:
-        # one cross-correlation and one convolution per scale, both by FFT over the circular frame.
+        # One row (C, h, w). With y = x_t − α B, log r_{s,p} = α <y, roll_p T_s> / var − α² ‖T_s‖² / (2 var)
+        # + log π_{s,p} (‖B + roll_p T_s‖² does not depend on p), and Σ r_{s,p} roll_p T_s is r_s convolved
+        # with T_s: one cross-correlation and one convolution per scale, both by FFT over the circular frame.
+        # The FFTs always see one row's shapes, so their rounding cannot depend on the batch.
         h, w = x.shape[-2:]
-        backdrop = self.backdrop_latent()[None, :, None, None]  # (1, C, 1, 1)
-        a, v, gain = alpha[:, :, None, None], var[:, :, None, None], gain[:, :, None, None]  # (N, 1, 1, 1)
-        out = torch.empty_like(x)
-        keys, owner = torch.unique(torch.cat([appearance, shape], 1), dim=0, return_inverse=True)
-        for g in range(len(keys)):
-            rows = owner == g
-            spectra, norms, log_prior = self.object_templates(appearance[rows][0], shape[rows][0], h, w)
-            y = torch.fft.rfft2(x[rows] - a[rows] * backdrop)  # (n, C, h, w')
-            corr = torch.fft.irfft2((y[:, None] * spectra.conj()[None]).sum(2), s=(h, w))  # (n, S, h, w)
-            logits = a[rows] * corr / v[rows] - a[rows] ** 2 * norms[None, :, None, None] / (2 * v[rows]) + log_prior
-            r = torch.softmax(logits.flatten(1), 1).view_as(logits)  # posterior over (scale, position)
-            placed = torch.fft.irfft2((torch.fft.rfft2(r)[:, :, None] * spectra[None]).sum(1), s=(h, w))  # (n, C, h, w)
-            out[rows] = (1 - gain[rows] * a[rows]) * (backdrop + placed) + gain[rows] * x[rows]
-        return out
+        backdrop = self.backdrop_latent()[:, None, None]  # (C, 1, 1)
+        spectra, norms, log_prior = self.object_templates(appearance, shape, h, w)
+        y = torch.fft.rfft2(x - alpha * backdrop)  # (C, h, w')
+        product = y[None] * spectra.conj()  # (S, C, h, w')
+        summed = product[:, 0]
+        for c in range(1, product.shape[1]):  # a fixed-order sum over the channels
+            summed = summed + product[:, c]
+        corr = torch.fft.irfft2(summed, s=(h, w))  # (S, h, w)
+        logits = alpha * corr / var - alpha * alpha * norms[:, None, None] / (2 * var) + log_prior
+        r = torch.softmax(logits.flatten(), 0).view_as(logits)  # posterior over (scale, position)
+        placed_spectra = torch.fft.rfft2(r)[:, None] * spectra  # (S, C, h, w')
+        mixed = placed_spectra[0]
+        for scale in range(1, placed_spectra.shape[0]):
+            mixed = mixed + placed_spectra[scale]
+        placed = torch.fft.irfft2(mixed, s=(h, w))  # (C, h, w)
+        return (1 - gain * alpha) * (backdrop + placed) + gain * x
 
     def encode_images(self, images: Tensor) -> Tensor:
         small = F.avg_pool2d(images.float().to(self.device), self.scale_factor)
