@@ -170,17 +170,17 @@ def test_unknown_words_stable_across_processes() -> None:
     ~2 s import; any use of the salted built-in hash() would still show up here.
     """
     code = (
-        "import importlib.util, json, sys, types\n"
+        "import importlib, json, sys, types\n"
         "stub = types.ModuleType('torch'); stub.Tensor = object; sys.modules['torch'] = stub\n"
-        "spec = importlib.util.spec_from_file_location('toy_lexicon_subproc', sys.argv[1])\n"
-        "mod = importlib.util.module_from_spec(spec); sys.modules[spec.name] = mod\n"
-        "spec.loader.exec_module(mod)\n"
+        "package = types.ModuleType('toy_subproc'); package.__path__ = [sys.argv[1]]\n"
+        "sys.modules['toy_subproc'] = package\n"  # the lexicon's modules without the package's torch imports
+        "mod = importlib.import_module('toy_subproc.toy_appearance')\n"
         "print(json.dumps([mod.describe(p) for p in sys.argv[2:]]))\n"
     )
     prompts = ["xyzzy plugh", "quux", "stripes", "red bricks", ""]
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     result = subprocess.run(
-        [sys.executable, "-c", code, str(MODULE_PATH), *prompts],
+        [sys.executable, "-c", code, str(MODULE_PATH.parent), *prompts],
         capture_output=True, text=True, env=env, timeout=60,
     )
     assert result.returncode == 0, result.stderr
