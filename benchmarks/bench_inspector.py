@@ -55,9 +55,8 @@ def timed(fn, repeats: int, warmup: int) -> dict:
 
 def redraws(inspector: sdw.DenoisingInspector):
     """A callable that moves the inspector to the next (step, layer) pair each call: a real redraw every time."""
-    steps = inspector.slider.max + 1
     layers = [value for _, value in inspector.layer.options]
-    moves = [("step", s) for s in range(steps)] + [("layer", v) for v in layers]
+    moves = [("step", s) for s in range(inspector.slider.min, inspector.slider.max + 1)] + [("layer", v) for v in layers]
     state = {"i": 0}
 
     def move() -> None:
@@ -85,7 +84,7 @@ def run_case(label: str, backend, size: int, args) -> list[dict]:
     assert draws["n"] == args.repeats + args.warmup, "every timed call redrew the canvas"
     load = timed(lambda: inspector.load(trace), max(3, args.repeats // 10), 1)
     with tempfile.TemporaryDirectory() as folder:
-        gif = timed(lambda: trace.save_animation(Path(folder) / "a.gif"), 3, 1)
+        gif = timed(lambda: sdw.save_animation(trace, Path(folder) / "a.gif"), 3, 1)
     common = {"model": label, "canvas": size, "regions": 3, "steps": 4, "tile_px": inspector.tile_h,
               "canvas_px": [inspector.width, inspector.height]}
     return [{"case": f"{label}/redraw", "what": "one step or isolation change", **common, **redraw},

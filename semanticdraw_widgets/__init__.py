@@ -7,6 +7,7 @@
     image = sdw.generate(backend, scene, steps=4)
 """
 
+from .animation import save_animation
 from .backends import Backend, ModelLoadError, ModelNotAvailableOffline, load_backend
 from .compare import Comparison, compare_methods
 from .engine import Frame, Stream, Trace, TraceStep, generate
@@ -31,4 +32,4 @@ def __getattr__(name: str):
 
 __all__ = ["Backend", "Background", "DenoisingInspector", "Frame", "PaletteError", "SemanticDrawCanvas", "Stream", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError", "Session", "SessionStatus",
            "Trace", "TraceStep", "generate", "load_backend", "__version__"]
-__all__ += ["Comparison", "compare_methods"]
+__all__ += ["Comparison", "compare_methods", "save_animation"]

@@ -1,4 +1,4 @@
-"""Labelled step-by-step animations of a Trace, for slides and lecture notes (``Trace.save_animation``).
+"""Labelled step-by-step animations of a Trace, for slides and lecture notes (``save_animation(trace, path)``).
 
 Each frame is one step: a caption strip (step, timestep, noise level, bootstrap) above one row per
 panel, every tile labelled with its panel and layer. GIFs are written with Pillow; MP4s with
@@ -13,7 +13,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .engine.trace import Trace, check_panels, check_trace, default_panels, step_caption, step_tiles
+from .engine.trace import Trace, check_trace, register_animation_writer
+from .trace_view import check_panels, default_panels, step_caption, step_tiles
 
 CAPTION = 22  # px: the strip above a frame naming the step
 LABEL = 16  # px: the strip under each tile naming panel and layer
@@ -114,3 +115,6 @@ def write_mp4(frames: list[Image.Image], path: Path, fps: float) -> None:
             writer.send(np.ascontiguousarray(np.asarray(padded)).tobytes())
     finally:
         writer.close()
+
+
+register_animation_writer(save_animation)  # Trace.save_animation reaches it; the engine never imports upward

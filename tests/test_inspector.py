@@ -56,7 +56,9 @@ def test_toy_trace_panels_and_slider(toy_trace, toy):
     latent = SIZE // toy.scale_factor  # 32 latent pixels -> zoom 4 -> 128 px tiles
     assert (inspector.tile_h, inspector.tile_w) == (latent * inspector.zoom,) * 2 and inspector.zoom == 4
     assert inspector.layer_rows == ["layer_inputs", "model_inputs", "x0_layers"]
-    assert (inspector.slider.min, inspector.slider.max) == (0, 3) and inspector.play.max == 3
+    # the slider counts steps from 1, as the caption does
+    assert (inspector.slider.min, inspector.slider.max) == (1, 4) and inspector.play.max == 4
+    assert inspector.slider.value == 1 and "step 1/4" in inspector.info.value
     assert inspector.columns == 5 and len(inspector.layer.options) == 1 + 4  # "all" + 4 layers
     frame = inspector.last_frame
     assert frame.shape == (inspector.height, inspector.width, 3)
@@ -76,7 +78,7 @@ def test_toy_trace_panels_and_slider(toy_trace, toy):
 def test_scrubbing_redraws_the_chosen_step(toy_trace, monkeypatch):
     inspector = sdw.DenoisingInspector(toy_trace)
     draws = recorded_draws(inspector, monkeypatch)
-    inspector.slider.value = 3
+    inspector.slider.value = 4
     assert len(draws) == 1 and np.array_equal(draws[0], inspector.last_frame)
     expected = np.asarray(toy_trace.preview(toy_trace.steps[3].x_t))
     assert np.array_equal(tile(inspector, draws[0], 0, 0)[:: inspector.zoom, :: inspector.zoom], expected)
@@ -108,9 +110,22 @@ def test_isolating_a_layer_changes_what_is_drawn(toy_trace, monkeypatch):
 
 def test_full_decode_of_the_selected_step(toy_trace):
     inspector = sdw.DenoisingInspector(toy_trace)
-    inspector.slider.value = 3
+    inspector.slider.value = 4
     image = inspector.full_decode()
     assert image.size == (SIZE, SIZE) and inspector.picture.value[:4] == b"\x89PNG"
+    assert inspector.picture.layout.display is None and "step 4/4" in inspector.picture_label.value
+
+
+def test_a_decoded_picture_is_shown_only_under_its_own_step(toy_trace):
+    # issue 18: a full decode at step 4 stayed under "step 1/4" after scrubbing
+    inspector = sdw.DenoisingInspector(toy_trace)
+    inspector.slider.value = 4
+    inspector.full_decode()
+    inspector.slider.value = 1
+    assert "step 1/4" in inspector.info.value
+    assert inspector.picture.layout.display == "none" and inspector.picture_label.layout.display == "none"
+    inspector.slider.value = 4  # back at its step, the decode is still there to see
+    assert inspector.picture.layout.display is None
 
 
 def test_multidiffusion_trace_shows_the_averaged_next_latent(toy):
@@ -127,7 +142,7 @@ def test_tiny_sd_trace(tiny_sd, small_scene):
     inspector = sdw.DenoisingInspector(trace)
     latent = small_scene.height // tiny_sd.scale_factor
     assert inspector.tile_h == latent * inspector.zoom >= 128
-    assert inspector.slider.max == 1 and len(inspector.layer.options) == 4
+    assert inspector.slider.max == 2 and len(inspector.layer.options) == 4
     assert inspector.last_frame.shape == (inspector.height, inspector.width, 3)
     assert inspector.full_decode().size == (small_scene.width, small_scene.height)
 
@@ -165,10 +180,10 @@ def test_following_a_live_source(toy, toy_trace):
     source.status = {"state": "streaming"}
     assert inspector.trace is None, "only a finished picture refreshes"
     source.status = {"state": "idle"}
-    assert inspector.trace is toy_trace and inspector.slider.max == 3
+    assert inspector.trace is toy_trace and inspector.slider.max == 4
     _, newer = sdw.generate(toy, three_regions(), steps=2, trace=True)
     source.trace = newer
-    assert inspector.refresh() and inspector.slider.max == 1
+    assert inspector.refresh() and inspector.slider.max == 2
     assert not inspector.refresh(), "the same trace is not reloaded"
     inspector.follow(False)
     source.trace = toy_trace
@@ -190,7 +205,7 @@ def test_a_live_canvas(toy):
         while inspector.trace is None and time.monotonic() < deadline:
             time.sleep(0.05)  # waits for the stream, asserts nothing about time
         assert inspector.trace is not None and len(inspector.trace.prompts) == 2
-        assert inspector.slider.max == 1
+        assert inspector.slider.max == 2  # set before the trace is: a reader never sees it half loaded
     finally:
         canvas.stop()
     with pytest.raises(ValueError, match="trace=True"):
@@ -201,7 +216,7 @@ def test_redraw_does_not_recompute_previews(toy_trace, monkeypatch):
     inspector = sdw.DenoisingInspector(toy_trace)
     calls = []
     monkeypatch.setattr(inspector.trace, "project", lambda latents: calls.append(1) or torch.zeros(1))
-    for value in (1, 2, 3, 0):
+    for value in (2, 3, 4, 1):
         inspector.slider.value = value
     inspector.layer.value = 1
     assert calls == [], "previews are rendered once, when the trace is loaded"

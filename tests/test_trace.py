@@ -12,7 +12,7 @@ import semanticdraw_widgets.engine.generate  # noqa: F401  (the module, not the 
 from semanticdraw_widgets.engine import sampler
 from semanticdraw_widgets.engine.masks import background_weights, quantize_masks
 from semanticdraw_widgets.engine.regional import aggregate_x0, roll_layers
-from semanticdraw_widgets.engine.trace import PANELS
+from semanticdraw_widgets.trace_view import PANELS
 
 from helpers import rect_mask
 
@@ -134,7 +134,7 @@ def test_stream_trace_keeps_its_call_signature_and_gains_the_new_fields(toy):
     assert trace.steps[0].bootstrap and trace.steps[0].shifts[1] != (0, 0)
     assert all(s.x_next is None for s in trace.steps), "the stream's recorder does not see the next latent"
     # panels fill x_next from the next step's x_t (the final x̂0 on the last step)
-    from semanticdraw_widgets.engine.trace import next_latent
+    from semanticdraw_widgets.trace_view import next_latent
 
     assert torch.equal(next_latent(trace.steps[0], trace.steps), trace.steps[1].x_t)
     assert torch.equal(next_latent(trace.steps[-1], trace.steps), trace.steps[-1].x0)

@@ -29,8 +29,8 @@ import torch
 from PIL import Image
 
 from ..animation import tile_zoom, upscale
-from ..engine.trace import (LAYER_COLOURS, Trace, check_trace, mask_colours, mask_edge, next_latent,
-                            step_caption, step_tiles)
+from ..engine.trace import Trace, check_trace
+from ..trace_view import LAYER_COLOURS, mask_colours, mask_edge, next_latent, step_caption, step_tiles
 
 LABEL = 16  # px above each tile for its label
 STRIP = 14  # px at the top: one box per step, bootstrap steps in orange
@@ -70,12 +70,14 @@ class DenoisingInspector(widgets.VBox):
         self.zoom_option = zoom
         self.tiles: list[dict[str, list[tuple[str, np.ndarray]]]] = []
         self.decoded: Image.Image | None = None
+        self.decoded_step: int | None = None  # the step `decoded` shows; hidden on every other step
         self.last_frame: np.ndarray | None = None  # the array handed to the canvas by the newest redraw
         self._following = False
         self._lock = threading.RLock()  # a followed canvas reloads from its session thread
 
-        self.slider = widgets.IntSlider(value=0, min=0, max=0, description="step", continuous_update=True)
-        self.play = widgets.Play(value=0, min=0, max=0, interval=interval_ms, description="play")
+        # 1-based like the caption ("step 4/4" sits at 4): ``step`` is the 0-based position
+        self.slider = widgets.IntSlider(value=1, min=1, max=1, description="step", continuous_update=True)
+        self.play = widgets.Play(value=1, min=1, max=1, interval=interval_ms, description="play")
         self.play_link = widgets.jslink((self.play, "value"), (self.slider, "value"))  # plays in the browser
         self.layer = widgets.ToggleButtons(options=[("all layers", -1)], value=-1, description="isolate",
                                            style={"button_width": "auto"})
@@ -84,12 +86,13 @@ class DenoisingInspector(widgets.VBox):
         self.info = widgets.HTML()
         self.canvas = self._make_canvas()
         self.picture = widgets.Image(format="png", layout=widgets.Layout(display="none"))
+        self.picture_label = widgets.HTML(layout=widgets.Layout(display="none"))  # which step was decoded
         self.slider.observe(lambda _: self.draw(), names="value")
         self.layer.observe(lambda _: self.draw(), names="value")
         self.decode_button.on_click(lambda _: self.full_decode())
         self.canvas.on_mouse_down(self._on_click)
         super().__init__([widgets.HBox([self.play, self.slider, self.decode_button]), self.layer,
-                          self.canvas, self.info, self.picture])
+                          self.canvas, self.info, self.picture_label, self.picture])
         if trace is not None:
             self.load(trace)
         else:
@@ -111,7 +114,8 @@ class DenoisingInspector(widgets.VBox):
             self._load(trace)
 
     def _load(self, trace: Trace) -> None:
-        self.trace = trace
+        # self.trace is set only once the tiles and controls match it: a caller reading it from another
+        # thread (the trace of a followed canvas arrives on the session thread) never sees it half loaded
         first = trace.steps[0]
         _, h, w = first.x_t.shape
         self.zoom = self.zoom_option or tile_zoom(h, w)
@@ -119,7 +123,7 @@ class DenoisingInspector(widgets.VBox):
         reference = trace.method == "multidiffusion"
         self.layer_rows = ["layer_inputs", "model_inputs", "x0_layers"] + (["x_next_layers"] if reference else [])
         self.layer_rows = [r for r in self.layer_rows if getattr(first, r) is not None]
-        self.tiles = [self._render(i) for i in range(len(trace))]
+        self.tiles = [self._render(trace, i) for i in range(len(trace))]
         p = len(trace.prompts)
         self.columns = max(5, p)
         rows = 1 + len(self.layer_rows)
@@ -133,18 +137,17 @@ class DenoisingInspector(widgets.VBox):
             if self.layer.value >= p:
                 self.layer.value = -1
             self.layer.options = options
-        last = len(trace) - 1
         with self.slider.hold_trait_notifications():
-            self.slider.max = self.play.max = last
-            self.slider.value = min(self.slider.value, last)
+            self.slider.max = self.play.max = len(trace)
+            self.slider.value = min(self.slider.value, len(trace))
+        self.picture.layout.display = self.picture_label.layout.display = "none"
+        self.decoded = self.decoded_step = None
+        self.trace = trace
         self.decode_button.disabled = self._decoder() is None
-        self.picture.layout.display = "none"
-        self.decoded = None
         self.draw()
 
-    def _render(self, position: int) -> dict[str, list[tuple[str, np.ndarray]]]:
+    def _render(self, trace: Trace, position: int) -> dict[str, list[tuple[str, np.ndarray]]]:
         """Every tile of one step as upscaled uint8 RGB, plus the per-layer mask weights for overlays."""
-        trace = self.trace
         merged = ["x0"] if trace.steps[position].x0 is not None else []
         tiles = step_tiles(trace, position, ["x_t", *merged, "x_next", "masks", *self.layer_rows])
         out = {name: [(label, upscale(t, self.zoom)) for label, t in tiles[name]] for name in tiles}
@@ -190,7 +193,8 @@ class DenoisingInspector(widgets.VBox):
     # -- drawing -------------------------------------------------------------------------------
     @property
     def step(self) -> int:
-        return self.slider.value
+        """The 0-based position of the step shown (the slider counts from 1, as the caption does)."""
+        return self.slider.value - 1
 
     @property
     def isolated(self) -> int | None:
@@ -244,7 +248,12 @@ class DenoisingInspector(widgets.VBox):
         from ipycanvas import hold_canvas
 
         with self._lock:
-            position = min(self.step, len(self.tiles) - 1)
+            position = max(0, min(self.step, len(self.tiles) - 1))
+            if self.decoded_step is not None and self.decoded_step != position:
+                # a decoded picture belongs to its own step only
+                self.picture.layout.display = self.picture_label.layout.display = "none"
+            elif self.decoded_step == position:
+                self.picture.layout.display = self.picture_label.layout.display = None
             frame, labels = self.compose(position, self.isolated)
             self.last_frame = frame
             with hold_canvas():
@@ -311,7 +320,8 @@ class DenoisingInspector(widgets.VBox):
         if decoder is None:
             raise ValueError("this trace has no decoder: record it with generate(..., trace=True), "
                              "or inspect a canvas, whose backend decodes")
-        step = self.trace.steps[self.step]
+        position = self.step
+        step = self.trace.steps[position]
         latent = step.x0 if step.x0 is not None else next_latent(step, self.trace.steps)
         with torch.inference_mode():
             rgb = decoder(latent[None])[0].float().clamp(0, 1)
@@ -320,6 +330,8 @@ class DenoisingInspector(widgets.VBox):
         buffer = io.BytesIO()
         self.decoded.save(buffer, format="PNG")
         self.picture.value = buffer.getvalue()
-        self.picture.layout.display = None
+        self.decoded_step = position
+        self.picture_label.value = f"<b>full decode of step {position + 1}/{len(self.trace)}</b> (the model's decoder)"
+        self.picture.layout.display = self.picture_label.layout.display = None
         return self.decoded
 
