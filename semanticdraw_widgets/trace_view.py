@@ -20,6 +20,7 @@ PANELS: dict[str, str] = {
     "x_t": "the latent entering the step",
     "layer_inputs": "what each layer saw (bootstrapped surround), one tile per layer",
     "model_inputs": "what the model ran on (centred while bootstrapping), one tile per layer",
+    "x0_centred": "each layer's x̂0 as the model drew it on its centred row, before the shift back (bootstrap steps)",
     "x0_layers": "each layer's x̂0, outside its quantized mask dimmed, one tile per layer",
     "x0": "the aggregated (pre-averaged) x̂0; semanticdraw only",
     "eps": "ε̂ implied by x_t and x̂0 (channel mean, grey = 0); semanticdraw only",
@@ -30,7 +31,7 @@ PANELS: dict[str, str] = {
     "x0_cond": "each layer's conditional x̂0 (generate(..., trace_cfg=True) with guidance > 1)",
     "x0_uncond": "each layer's unconditional x̂0 (generate(..., trace_cfg=True) with guidance > 1)",
 }
-LAYER_PANELS = ("layer_inputs", "model_inputs", "x0_layers", "x_next_layers", "x0_cond", "x0_uncond")
+LAYER_PANELS = ("layer_inputs", "model_inputs", "x0_centred", "x0_layers", "x_next_layers", "x0_cond", "x0_uncond")
 # One colour per layer for mask overlays (layer 0, the background, in grey).
 LAYER_COLOURS = np.array([[160, 160, 160], [230, 60, 60], [60, 170, 80], [60, 110, 230], [240, 190, 40],
                           [170, 80, 200], [40, 190, 200], [240, 130, 40], [120, 80, 40]], dtype=np.float32)
@@ -53,7 +54,8 @@ def check_panels(trace: Trace, panels: Sequence[str]) -> None:
                     "x0_cond": "record it with generate(..., trace=True, trace_cfg=True, guidance_scale > 1)",
                     "x0_uncond": "record it with generate(..., trace=True, trace_cfg=True, guidance_scale > 1)",
                     "eps": "multidiffusion records each layer's ε̂ instead",
-                    "x_next_layers": "only method='multidiffusion' records it"}.get(name, "it was not recorded")
+                    "x_next_layers": "only method='multidiffusion' records it",
+                    "x0_centred": "only bootstrap steps centre the layers (bootstrap_steps >= 1)"}.get(name, "it was not recorded")
             raise ValueError(f"panel {name!r} is not in this trace: {hint}")
 
 

@@ -55,7 +55,7 @@ def test_toy_trace_panels_and_slider(toy_trace, toy):
     inspector = sdw.DenoisingInspector(toy_trace)
     latent = SIZE // toy.scale_factor  # 32 latent pixels -> zoom 4 -> 128 px tiles
     assert (inspector.tile_h, inspector.tile_w) == (latent * inspector.zoom,) * 2 and inspector.zoom == 4
-    assert inspector.layer_rows == ["layer_inputs", "model_inputs", "x0_layers"]
+    assert inspector.layer_rows == ["layer_inputs", "model_inputs", "x0_centred", "x0_layers"]
     # the slider counts steps from 1, as the caption does
     assert (inspector.slider.min, inspector.slider.max) == (1, 4) and inspector.play.max == 4
     assert inspector.slider.value == 1 and "step 1/4" in inspector.info.value
@@ -67,7 +67,7 @@ def test_toy_trace_panels_and_slider(toy_trace, toy):
     # every layer's x̂0 tile is drawn, and it is that layer's x̂0 preview (dimmed outside its mask)
     step = toy_trace.steps[0]
     x0_preview = np.asarray(toy_trace.preview(step.x0_layers[1]))
-    drawn = tile(inspector, frame, 3, 1)[:: inspector.zoom, :: inspector.zoom]
+    drawn = tile(inspector, frame, 4, 1)[:: inspector.zoom, :: inspector.zoom]
     mask = step.masks[1].numpy()
     inside = (mask > 0.999) & ~inspector_module.mask_edge(mask)
     tinted = np.clip(x0_preview + 0.25 * inspector_module.LAYER_COLOURS[1], 0, 255)  # the layer's tint
@@ -94,7 +94,7 @@ def test_isolating_a_layer_changes_what_is_drawn(toy_trace, monkeypatch):
     inspector.layer.value = 2
     isolated = draws[-1]
     assert not np.array_equal(isolated, draws[0] if len(draws) > 1 else inspector.compose(0, None)[0])
-    for row in (1, 2, 3):
+    for row in (1, 2, 3, 4):
         for column in (0, 1, 3):
             assert (tile(inspector, isolated, row, column) == inspector_module.EMPTY).all()
         assert not (tile(inspector, isolated, row, 2) == inspector_module.EMPTY).all()
@@ -235,3 +235,14 @@ def test_a_source_without_status_is_refreshed_by_hand(toy_trace):
         inspector.follow()
     with pytest.raises(ValueError, match="no `status` trait"):
         sdw.DenoisingInspector(holder, follow=True)
+
+
+def test_the_centred_prediction_is_shown_on_bootstrap_steps(toy_trace):
+    inspector = sdw.DenoisingInspector(toy_trace)
+    step = toy_trace.steps[0]
+    assert step.bootstrap and step.x0_centred is not None
+    frame = inspector.compose(0, None)[0]
+    expected = np.asarray(toy_trace.preview(step.x0_centred[1]))
+    assert np.array_equal(tile(inspector, frame, 3, 1)[:: inspector.zoom, :: inspector.zoom], expected)
+    later = inspector.compose(3, None)[0]  # not a bootstrap step: nothing was centred, the row stays empty
+    assert (tile(inspector, later, 3, 1) == inspector_module.BACKGROUND).all()

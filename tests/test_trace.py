@@ -132,8 +132,8 @@ def test_stream_trace_keeps_its_call_signature_and_gains_the_new_fields(toy):
     assert [s.index for s in trace.steps] == [0, 1, 2]
     assert all(s.layer_inputs is not None and s.soft_masks is not None for s in trace.steps)
     assert trace.steps[0].bootstrap and trace.steps[0].shifts[1] != (0, 0)
-    assert all(s.x_next is None for s in trace.steps), "the stream's recorder does not see the next latent"
-    # panels fill x_next from the next step's x_t (the final x̂0 on the last step)
+    assert all(s.x_next is not None for s in trace.steps), "the stream records each step's next latent"
+    # the same latents panels fall back to for traces without x_next (the next x_t, the final x̂0)
     from semanticdraw_widgets.trace_view import next_latent
 
     assert torch.equal(next_latent(trace.steps[0], trace.steps), trace.steps[1].x_t)
@@ -213,3 +213,38 @@ def test_mp4_when_imageio_ffmpeg_is_installed(toy, tmp_path):
     frames = list(reader)
     assert len(frames) == 3
     assert meta["size"][0] % 2 == 0 and meta["size"][1] % 2 == 0
+
+
+def test_a_stream_trace_records_x_next_and_the_centred_prediction(toy):
+    import torch
+
+    from semanticdraw_widgets.engine.regional import roll_layers
+
+    size = 64
+    mask = np.zeros((size, size), bool)
+    mask[0:24, 40:64] = True
+    scene = sdw.Scene(width=size, height=size, seed=3, background=sdw.Background(prompt="blue sky"),
+                      regions=[sdw.Region(prompt="sun", mask=mask)])
+    stream = sdw.Stream(toy, scene, steps=3, trace_ticks=3)
+    frame = stream.tick()
+    while not frame.converged:
+        frame = stream.tick()
+    trace = stream.last_trace()
+    for k in range(2):  # each step's x_next is the next step's x_t, recorded, not inferred
+        assert trace.steps[k].x_next is not None and torch.equal(trace.steps[k].x_next, trace.steps[k + 1].x_t)
+    assert torch.equal(trace.steps[-1].x_next, frame.latent)
+    first = trace.steps[0]  # the centred x̂0, rolled back, is the recorded x̂0 of each bootstrapped layer
+    assert torch.equal(roll_layers(first.x0_centred, first.shifts, reverse=True), first.x0_layers)
+    assert trace.steps[1].x0_centred is None
+
+
+def test_pruned_layers_are_named_in_the_trace(toy):
+    size = 64
+    full = np.ones((size, size), bool)
+    scene = sdw.Scene(width=size, height=size, seed=1, background=sdw.Background(prompt="blue sky"),
+                      regions=[sdw.Region(prompt="red bricks", mask=full)])
+    _, trace = sdw.generate(toy, scene, steps=2, trace=True)
+    assert trace.prompts == ("red bricks",) and trace.pruned == ("blue sky",)  # covered: never computed
+    stream = sdw.Stream(toy, scene, steps=2, trace_ticks=2)
+    stream.tick(), stream.tick()
+    assert stream.last_trace().pruned == ("blue sky",)

@@ -13,7 +13,7 @@ from ..backends.base import Backend
 from ..scene import Scene
 from ..validation import as_bool, as_choice, check_run_options
 from .plan import Plan, SamplerOptions, make_plan
-from .pruning import prune_plan
+from .pruning import dropped_prompts, prune_plan
 from .regional import multidiffusion_average, noised, predicted_noise, renoise
 from .sampler import advance, fill_for, predict_regional, start_latent, trace_steps
 from .trace import Trace
@@ -132,12 +132,14 @@ def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = Fa
                              mask_mode=mask_mode, cover_alpha=cover_alpha)
     schedule = backend.make_schedule(steps)
     plan = make_plan(backend, scene, schedule, options)
+    pruned: tuple[str, ...] = ()
     if not reference:  # (the reference runs every layer, as published)
+        pruned = dropped_prompts(plan)
         plan = prune_plan(plan)  # rows that cannot change the picture are not computed
     s = len(schedule)
     shapes = stream_noise_shapes(backend, scene, s)
     recorder = Trace(prompts=plan.prompts, project=backend.latent_to_rgb, method=method,
-                     decode=backend.decode_latents, guidance=plan.guidance) if trace else None
+                     decode=backend.decode_latents, guidance=plan.guidance, pruned=pruned) if trace else None
 
     with torch.inference_mode():
         if reference:

@@ -48,6 +48,13 @@ def layers_to_keep(weights: Tensor, background_layer: int | None) -> Tensor:
     return keep
 
 
+def dropped_prompts(plan: Plan) -> tuple[str, ...]:
+    """The prompts of the layers ``prune_plan`` drops from `plan`: a trace names them, so a layer that was
+    not computed does not silently vanish from the record."""
+    keep = layers_to_keep(plan.weights, plan.background_layer)
+    return tuple(prompt for prompt, kept in zip(plan.prompts, keep.tolist()) if not kept)
+
+
 def prune_plan(plan: Plan) -> Plan:
     """The plan without the layers ``layers_to_keep`` drops; the same plan object when none is dropped.
 

@@ -26,6 +26,7 @@ class RegionalPrediction:
     model_inputs: Tensor | None = None  # (B, P, C, h, w) after centring: the rows the model ran on
     guidance_parts: tuple[Tensor, Tensor] | None = None  # (uncond, cond) x̂0, each (B, P, C, h, w), un-rolled;
     # kept only when predict_regional is asked to (keep_guidance=True) and guidance ran
+    x0_centred: Tensor | None = None  # (B, P, C, h, w) x̂0 before the roll back (what the model drew, centred)
 
 
 def fill_for(plan: Plan, x0_layers: Tensor) -> Tensor:
@@ -100,11 +101,12 @@ def predict_regional(backend: Backend, plan: Plan, x: Tensor, steps: Sequence[in
             parts = tuple(unroll(plan, half.unflatten(0, (b, p)), centred) for half in both.chunk(2))
     else:
         x0 = backend.predict_x0(model_in, step_index, plan.schedule, cond)
-    x0 = unroll(plan, x0.unflatten(0, (b, p)), centred)
+    centred_x0 = x0.unflatten(0, (b, p))
+    x0 = unroll(plan, centred_x0, centred)
     weights = plan.weights[torch.tensor(steps, device=plan.weights.device)]
     return RegionalPrediction(x0=aggregate_x0(x0, weights, fill_for(plan, x0)), x0_layers=x0,
                               weights=weights, layer_inputs=inputs, model_inputs=centred_in,
-                              guidance_parts=parts)
+                              guidance_parts=parts, x0_centred=centred_x0)
 
 
 def trace_steps(plan: Plan, x: Tensor, steps: Sequence[int], pred: RegionalPrediction, *,
@@ -140,5 +142,6 @@ def trace_steps(plan: Plan, x: Tensor, steps: Sequence[int], pred: RegionalPredi
             next_fresh_noise=None if following is None else float(schedule.fresh_noise[following]),
             eps=None if eps is None else detach_to_cpu(eps), x_next=cpu(x_next, b),
             x_next_layers=cpu(x_next_layers, b), eps_layers=cpu(eps_layers, b),
-            x0_uncond=cpu(uncond, b), x0_cond=cpu(cond, b)))
+            x0_uncond=cpu(uncond, b), x0_cond=cpu(cond, b),
+            x0_centred=cpu(pred.x0_centred, b) if step < plan.bootstrap_steps else None))
     return out

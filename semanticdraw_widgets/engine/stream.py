@@ -30,7 +30,7 @@ from ..scene import Scene
 from ..validation import as_int, check_run_options
 from .generate import decode, seeded_noise, stream_noise_shapes
 from .plan import Plan, PlanCache, SamplerOptions, make_plan
-from .pruning import prune_plan
+from .pruning import dropped_prompts, prune_plan
 from .sampler import advance, predict_regional, start_latent, trace_steps
 from .trace import Trace, TraceStep, detach_to_cpu
 
@@ -69,6 +69,7 @@ class Stream:
         self._pending: Scene | None = None
         self._scene: Scene | None = None
         self._plan: Plan | None = None
+        self._pruned: tuple[str, ...] = ()  # prompts of layers not computed (they cannot change the picture)
         self._ring: list[Tensor] = []  # latents at steps 1..k (slot k-1 holds step k), newest first
         self._since_change = 0  # ticks run since the scene last changed
         self._tick = 0
@@ -98,7 +99,9 @@ class Stream:
         if new_options == self.options and schedule is self.schedule:
             return
         scene = self._scene
-        plan = prune_plan(make_plan(self.backend, scene, schedule, new_options, self.cache))
+        full = make_plan(self.backend, scene, schedule, new_options, self.cache)
+        plan = prune_plan(full)
+        self._pruned = dropped_prompts(full)
         steps_changed = len(schedule) != self.steps or not torch.equal(schedule.timesteps, self.schedule.timesteps)
         self.options, self.schedule, self.steps, self._plan = new_options, schedule, len(schedule), plan
         if steps_changed:  # the noise layout and the ring depend on the number of steps
@@ -122,12 +125,14 @@ class Stream:
         old = self._scene
         if old is not None and scene == old:
             return
-        plan = prune_plan(make_plan(self.backend, scene, self.schedule, self.options, self.cache))
+        full = make_plan(self.backend, scene, self.schedule, self.options, self.cache)
+        plan = prune_plan(full)
         if old is None or (scene.width, scene.height, scene.seed) != (old.width, old.height, old.seed):
             self._make_noise(scene)
         if old is None or (scene.width, scene.height) != (old.width, old.height):
             self._ring = []
         self._scene, self._plan, self._since_change = scene, plan, 0
+        self._pruned = dropped_prompts(full)
 
     def _make_noise(self, scene: Scene) -> None:
         init, plain, fresh = seeded_noise(scene.seed, stream_noise_shapes(self.backend, scene, self.steps),
@@ -148,12 +153,12 @@ class Stream:
         with torch.inference_mode():
             pred = predict_regional(self.backend, plan, x, steps, self._plain_noise.expand(len(steps), -1, -1, -1))
             self.model_calls += 1
-            self._record(x, steps, pred)
             finished = len(steps) == self.steps
             shown = pred.x0[-1:]
             # every slot but a finished one moves to the next step
             advancing = steps[:-1] if finished else steps
             moved = advance(plan, x[: len(advancing)], pred.x0[: len(advancing)], advancing, self._fresh)
+            self._record(x, steps, pred, torch.cat([moved, shown]) if finished else moved)
             self._ring = [latent[None] for latent in moved]
             image = decode(self.backend, plan, shown, self._scene)
         self._since_change += 1
@@ -175,8 +180,8 @@ class Stream:
             return None
         return Trace(prompts=self._plan.prompts, project=self.backend.latent_to_rgb,
                      steps=[recent[k][k] for k in range(t)], decode=self.backend.decode_latents,
-                     guidance=self._plan.guidance)
+                     guidance=self._plan.guidance, pruned=self._pruned)
 
-    def _record(self, x: Tensor, steps: list[int], pred) -> None:
+    def _record(self, x: Tensor, steps: list[int], pred, x_next: Tensor) -> None:
         if self.traces.maxlen:  # tracing off costs nothing
-            self.traces.append(trace_steps(self._plan, x, steps, pred))
+            self.traces.append(trace_steps(self._plan, x, steps, pred, x_next=x_next))

@@ -9,6 +9,7 @@ What one step records, at step i (0 = noisiest), for P layers (background prompt
     model_inputs   layer_inputs rolled by `shifts` (centring, bootstrap steps only): the model's rows
     soft_masks     masks after cover order, blur and strength; `masks` = quantized against noise_level
     x0_layers      each layer's x̂0 (guided when CFG ran; x0_uncond / x0_cond hold both halves on request)
+    x0_centred     while bootstrapping: each layer's x̂0 as drawn on its centred row, before the roll back
     alpha, sigma   x_t = α x0 + σ ε at this step; next_* = the re-noise coefficients towards step i + 1:
                    x_{i+1} = next_alpha x̂0 + next_pred_noise ε̂ + next_fresh_noise z
 
@@ -62,6 +63,8 @@ class TraceStep:
     eps_layers: Tensor | None = None  # (P, C, h, w) each layer's own ε̂ (multidiffusion)
     x0_cond: Tensor | None = None  # (P, C, h, w) conditional x̂0, recorded with trace_cfg when CFG ran
     x0_uncond: Tensor | None = None  # (P, C, h, w) unconditional x̂0, likewise
+    x0_centred: Tensor | None = None  # (P, C, h, w) x̂0 as the model drew it on the centred rows, before the
+    # roll back (bootstrap steps only; None when nothing was centred)
 
     @property
     def coefficients(self) -> dict[str, float | None]:
@@ -80,6 +83,7 @@ class Trace:
     method: str = "semanticdraw"
     decode: Callable[[Tensor], Tensor] | None = None  # (N, C, h, w) -> (N, 3, H, W): the backend's full decode
     guidance: float | None = None  # the guidance scale the sample ran with (CFG only when > 1)
+    pruned: tuple[str, ...] = ()  # prompts of layers not computed: they could not change the picture
 
     def __len__(self) -> int:
         return len(self.steps)

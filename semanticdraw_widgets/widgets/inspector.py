@@ -8,8 +8,9 @@ The canvas shows one step as a grid of latent previews (the backend's cheap line
     row 0   x_t | x̂0 (pre-averaged) | x_{t+1} | picture (x̂0 with the masks' edges) | quantized masks
     row 1   what each layer saw (x_t, or the bootstrapped surround)        one column per layer
     row 2   what the model ran on (centred while bootstrapping)
-    row 3   each layer's x̂0, dimmed outside its quantized mask
-    row 4   each layer's own x_{t+1} (multidiffusion only)
+    row 3   what the model drew on the centred rows, before the shift back (bootstrap steps only)
+    row 4   each layer's x̂0, dimmed outside its quantized mask
+    row 5   each layer's own x_{t+1} (multidiffusion only)
 
 MultiDiffusion never forms a pre-averaged x̂0: its row 0 shows the averaged x_{t+1} instead of both,
 and the picture previews that average. Every step's tiles are rendered to uint8 once when a trace is
@@ -121,7 +122,8 @@ class DenoisingInspector(widgets.VBox):
         self.zoom = self.zoom_option or tile_zoom(h, w)
         self.tile_h, self.tile_w = h * self.zoom, w * self.zoom
         reference = trace.method == "multidiffusion"
-        self.layer_rows = ["layer_inputs", "model_inputs", "x0_layers"] + (["x_next_layers"] if reference else [])
+        self.layer_rows = (["layer_inputs", "model_inputs", "x0_centred", "x0_layers"]
+                           + (["x_next_layers"] if reference else []))
         self.layer_rows = [r for r in self.layer_rows if getattr(first, r) is not None]
         self.tiles = [self._render(trace, i) for i in range(len(trace))]
         p = len(trace.prompts)
