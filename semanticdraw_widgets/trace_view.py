@@ -158,3 +158,63 @@ def step_caption(trace: Trace, position: int) -> str:
     boot = " · bootstrap" if step.bootstrap else ""
     return (f"step {step.index + 1}/{len(trace)} · t={step.timestep:g} · noise {step.noise_level:.3f}"
             f"{boot} · {trace.method}")
+
+
+def explain_step(trace: Trace, position: int) -> list[str]:
+    """The step in plain words, one sentence per line: noise, what each layer saw, the shift, the masks."""
+    step = trace.steps[position]
+    last = position == len(trace) - 1
+    noise = step.noise_level
+    lines = [f"Step {step.index + 1} of {len(trace)}: the latent is about {noise:.0%} noise "
+             f"(x_t = {step.alpha:.3f}·image + {step.sigma:.3f}·noise)." if step.alpha == step.alpha else
+             f"Step {step.index + 1} of {len(trace)}: the latent is about {noise:.0%} noise."]
+    regions = [p for p, (dy, dx) in enumerate(step.shifts) if (dy, dx) != (0, 0)]
+    if step.bootstrap:
+        moved = ", ".join(f"“{trace.prompts[p]}” by ({step.shifts[p][0]}, {step.shifts[p][1]})" for p in regions)
+        lines.append("Bootstrapping: each region saw only its own mask, with a plain surround (white, or the "
+                     "photo) noised to this level around it, and was rolled so its mask sits in the middle, "
+                     "where models draw objects" + (f" ({moved} latent pixels)" if moved else "")
+                     + "; its prediction was rolled back before averaging.")
+    else:
+        lines.append("No bootstrapping: every layer saw the whole latent as it is.")
+    if trace.method == "multidiffusion":
+        lines.append("MultiDiffusion: every layer took its own sampler step (its own fresh noise), and the "
+                     "layers' next latents were averaged under the masks.")
+    else:
+        lines.append("Pre-averaging: the layers' clean-image guesses (x̂0) were averaged under the masks, then "
+                     + ("the result is the final picture." if last else "noise was added back once, to the next level."))
+    if step.soft_masks is not None and step.masks is not None:
+        lines.append(f"Masks: a region counts fully where its soft mask exceeds {noise:.2f} (this step's noise "
+                     "level) and not at all below the next level's; blurred edges join as the noise falls.")
+    if trace.pruned:
+        lines.append("Not computed (they could not change the picture): "
+                     + ", ".join(f"“{p}”" for p in trace.pruned) + ".")
+    return lines
+
+
+def schedule_svg(trace: Trace, position: int, width: int = 260, height: int = 90) -> str:
+    """A small SVG plot of the noise level per step, the current step marked: the masks' thresholds."""
+    levels = [s.noise_level for s in trace.steps]
+    n = len(levels)
+    pad = 18
+
+    def x(i: float) -> float:
+        return pad + (width - 2 * pad) * (i / max(n - 1, 1))
+
+    def y(v: float) -> float:
+        return height - pad - (height - 2 * pad) * v
+
+    points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(levels))
+    dots = "".join(
+        f"<circle cx='{x(i):.1f}' cy='{y(v):.1f}' r='{5 if i == position else 3}' "
+        f"fill='{'#f0a030' if trace.steps[i].bootstrap else '#9a9aa8'}' "
+        f"stroke='{'#ffffff' if i == position else 'none'}' stroke-width='2'><title>step {i + 1}: noise {v:.3f}"
+        f"{' (bootstrap)' if trace.steps[i].bootstrap else ''}</title></circle>" for i, v in enumerate(levels))
+    current = levels[position]
+    return (f"<svg width='{width}' height='{height}' style='background:#1e1e22'>"
+            f"<line x1='{pad}' y1='{y(current):.1f}' x2='{width - pad}' y2='{y(current):.1f}' stroke='#6a6a78' "
+            f"stroke-dasharray='3,3'/><text x='{pad}' y='{y(current) - 3:.1f}' fill='#e8e8e8' font-size='9'>"
+            f"mask threshold {current:.3f}</text>"
+            f"<polyline points='{points}' fill='none' stroke='#e8e8e8' stroke-width='1.5'/>{dots}"
+            f"<text x='{pad}' y='{height - 4}' fill='#e8e8e8' font-size='9'>noise level per step (orange: bootstrap)"
+            f"</text></svg>")

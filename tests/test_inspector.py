@@ -246,3 +246,14 @@ def test_the_centred_prediction_is_shown_on_bootstrap_steps(toy_trace):
     assert np.array_equal(tile(inspector, frame, 3, 1)[:: inspector.zoom, :: inspector.zoom], expected)
     later = inspector.compose(3, None)[0]  # not a bootstrap step: nothing was centred, the row stays empty
     assert (tile(inspector, later, 3, 1) == inspector_module.BACKGROUND).all()
+
+
+def test_each_step_is_explained_in_words_with_the_noise_schedule(toy_trace):
+    inspector = sdw.DenoisingInspector(toy_trace)
+    assert "Bootstrapping: each region saw only its own mask" in inspector.info.value
+    assert "mask threshold 0.998" in inspector.info.value and "<svg" in inspector.info.value
+    inspector.slider.value = 4
+    info = inspector.info.value
+    assert "No bootstrapping" in info and "the result is the final picture" in info
+    assert f"mask threshold {toy_trace.steps[3].noise_level:.3f}" in info
+    assert info.count("<circle") == len(toy_trace) and "r='5'" in info  # one dot per step, the current one big

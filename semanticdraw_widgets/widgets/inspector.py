@@ -31,7 +31,8 @@ from PIL import Image
 
 from ..animation import tile_zoom, upscale
 from ..engine.trace import Trace, check_trace
-from ..trace_view import LAYER_COLOURS, mask_colours, mask_edge, next_latent, step_caption, step_tiles
+from ..trace_view import (LAYER_COLOURS, explain_step, mask_colours, mask_edge, next_latent, schedule_svg,
+                          step_caption, step_tiles)
 
 LABEL = 16  # px above each tile for its label
 STRIP = 14  # px at the top: one box per step, bootstrap steps in orange
@@ -291,9 +292,12 @@ class DenoisingInspector(widgets.VBox):
         swatches = " ".join(
             f"<span style='color:rgb{tuple(int(c) for c in LAYER_COLOURS[k % len(LAYER_COLOURS)])}'>■</span> "
             f"{html.escape(prompt)}" for k, prompt in enumerate(trace.prompts))
-        return (f"<b>{html.escape(step_caption(trace, position))}</b><br>{' · '.join(numbers)}<br>{boot}<br>"
-                f"layers: {swatches}<br><small>x_{{t+1}} = next_alpha·x̂0 + next_pred_noise·ε̂ + "
-                f"next_fresh_noise·z; click a layer's tile to isolate it</small>")
+        words = "".join(f"<li>{html.escape(line)}</li>" for line in explain_step(trace, position))
+        return (f"<div style='display:flex;gap:12px;align-items:flex-start'><div>"
+                f"<b>{html.escape(step_caption(trace, position))}</b><br>{' · '.join(numbers)}<br>{boot}<br>"
+                f"layers: {swatches}<ul style='margin:4px 0'>{words}</ul><small>x_{{t+1}} = next_alpha·x̂0 + "
+                f"next_pred_noise·ε̂ + next_fresh_noise·z; click a layer's tile to isolate it</small></div>"
+                f"{schedule_svg(trace, position)}</div>")
 
     # -- interaction ---------------------------------------------------------------------------
     def tile_at(self, x: float, y: float) -> tuple[int, int] | None:
