@@ -257,3 +257,11 @@ def test_each_step_is_explained_in_words_with_the_noise_schedule(toy_trace):
     assert "No bootstrapping" in info and "the result is the final picture" in info
     assert f"mask threshold {toy_trace.steps[3].noise_level:.3f}" in info
     assert info.count("<circle") == len(toy_trace) and "r='5'" in info  # one dot per step, the current one big
+
+
+def test_the_bootstrap_surround_is_named_and_outlined(toy_trace):
+    inspector = sdw.DenoisingInspector(toy_trace)
+    labels = [text for text, _, _ in inspector.compose(0, None)[1]]
+    assert any(text.startswith("saw: ") and "plain surround" in text for text in labels)
+    later = [text for text, _, _ in inspector.compose(3, None)[1]]  # no bootstrapping: no surround to name
+    assert not any("plain surround" in text for text in later)

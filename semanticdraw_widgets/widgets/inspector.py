@@ -158,6 +158,18 @@ class DenoisingInspector(widgets.VBox):
         out["_masks"] = [(str(k), upscale(m[..., None], self.zoom)[..., 0])
                          for k, m in enumerate(masks.float().clamp(0, 1).cpu().numpy())]
         out["_mask_tiles"] = [(str(k), upscale(mask_colours(masks, only=k), self.zoom)) for k in range(len(masks))]
+        step = trace.steps[position]
+        if step.bootstrap and "layer_inputs" in out:
+            # at high noise the plain surround looks like noise: name it and draw where it begins
+            edges = [mask_edge(m) for m in masks.float().clamp(0, 1).cpu().numpy()]
+            marked = []
+            for k, (label, tile) in enumerate(out["layer_inputs"]):
+                if not torch.equal(step.layer_inputs[k], step.x_t):  # this layer got a surround
+                    tile = tile.copy()
+                    tile[upscale(edges[k][..., None], self.zoom)[..., 0]] = (255, 255, 255)
+                    label = f"saw: {trace.prompts[k]} + plain surround ({step.noise_level:.0%} noise)"
+                marked.append((label, tile))
+            out["layer_inputs"] = marked
         return out
 
     # -- following a live source ---------------------------------------------------------------
