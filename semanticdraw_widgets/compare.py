@@ -19,6 +19,13 @@ exact on the toy model and a rough guide on a real one:
 * ``overlap detail`` std of the fine detail (luma minus its 3x3 mean, at latent resolution) where two
   regions' soft masks overlap; MultiDiffusion's averaging of independently re-noised latents lowers it;
 * ``seconds`` wall-clock time of the render (one run; a rough guide, not a benchmark).
+
+Where the toy shows the method's advantages (held-out cases, ``benchmarks/results/heldout_toy.md``):
+whole objects with bootstrapping, cut or lost without, for objects of about 96-192 px on square canvases
+with plain or sky backgrounds and no textured neighbour at 1-4 steps; not for 64 or 256 px objects,
+non-square canvases, 8 steps, textured backgrounds or neighbours, or two objects side by side (there all
+methods lose the object). Overlap detail: MultiDiffusion keeps somewhat less than SemanticDraw for
+grainy looks (see the results file for how much); none of it for non-grainy ones.
 """
 
 from __future__ import annotations
