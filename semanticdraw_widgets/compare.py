@@ -21,10 +21,9 @@ exact on the toy model and a rough guide on a real one:
 * ``seconds`` wall-clock time of the render (one run; a rough guide, not a benchmark).
 
 Where the toy shows the method's advantages (held-out cases, ``benchmarks/results/heldout_toy.md``):
-whole objects with bootstrapping, cut or lost without, for objects of about 96-192 px on square canvases
-with plain or sky backgrounds and no textured neighbour at 1-4 steps; not for 64 or 256 px objects,
-non-square canvases, 8 steps, textured backgrounds or neighbours, or two objects side by side (there all
-methods lose the object). Overlap detail: MultiDiffusion keeps somewhat less than SemanticDraw for
+whole objects with bootstrapping, cut or lost without, for one object of about 96-224 px on a plain or
+sky background with no textured neighbour at 1-4 steps; not for 64-80 px or 256 px objects, 6-8 steps,
+textured backgrounds or neighbours, or two objects side by side (there all methods lose the object). Overlap detail: MultiDiffusion keeps somewhat less than SemanticDraw for
 grainy looks (see the results file for how much); none of it for non-grainy ones.
 """
 
