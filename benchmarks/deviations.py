@@ -1,6 +1,6 @@
 """Measure each deviation of ours from the original code (ironjr/semantic-draw) on the toy model.
 
-    python benchmarks/deviations.py [--seeds 8] [--out benchmarks/results/deviations.md]
+    python benchmarks/deviations.py [--seeds 8] [--rows 1,2,3,4,5,6,7,2b,8,edge] [--out FILE.jsonl]
 
 For every deviation listed in docs/method.md the script renders the same dev scenes (never the
 held-out ones of heldout_toy.py) twice: as we do it, and with the original's behaviour emulated on
@@ -247,49 +247,43 @@ def grainy_overlap_scene(seed: int) -> sdw.Scene:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--rows", default="1,2,3,4,5,6,7,2b,8,edge", help="which measurements, comma separated")
+    parser.add_argument("--out", type=Path, default=None, help="append the rows (JSON lines) to this file")
     args = parser.parse_args()
     warnings.simplefilter("ignore", UserWarning)
     seeds = range(args.seeds)
-    corner = [object_scene(s) for s in seeds]
-    rows = [
-        compare("1 centring shift from the quantized step-0 mask (blur 8)", [object_scene(s, blur=8) for s in seeds],
-                {}, {"plan_edit": quantized_box_shifts}),
-        compare("2 background layer bootstrapped and centred", corner, {}, {"plan_edit": bootstrap_background}),
-        compare("3 white bootstrap surround with a photo", [photo_scene(s) for s in seeds], {},
-                {"plan_edit": white_surround}),
-        compare("3 white bootstrap surround with a photo, 2 bootstrap steps", [photo_scene(s) for s in seeds],
-                {"bootstrap_steps": 2}, {"plan_edit": white_surround, "bootstrap_steps": 2}),
-        compare("4 leak suppression (s = 0.2)", corner, {}, {"leak": 0.2}),
-        compare("4 leak suppression (s = 0.1)", corner, {}, {"leak": 0.1}),
-        compare("5 nearest-downsampled masks (circular sun mask)", [object_scene(s, circle=True) for s in seeds], {},
-                {"plan_edit": nearest_masks}),
-    ]
-    rows.append(compare_scenes("5 default blur 8 px (original) vs 0 (ours)", corner, [object_scene(s, blur=8) for s in seeds]))
-    rows.append(compare_scenes("5 default prompt strength 0.95 (original) vs 1.0 (ours)", corner,
-                               [object_scene(s, strength=0.95) for s in seeds]))
-    rows.append(compare("6 cover_alpha 0.3 (original) vs 0 (ours)", [overlap_scene(s) for s in seeds],
-                        {"cover_alpha": 0.0}, {"cover_alpha": 0.3}))
-    rows.append(compare("7 uncovered x̂0 filled with the noised background (original stream)",
-                        [photo_scene(s) for s in seeds], {}, {"noised_fill": True}))
-    rows.append(compare("2 background layer bootstrapped, sun beside bricks", [object_scene(s, bricks=True) for s in seeds],
-                        {}, {"plan_edit": bootstrap_background}))
-    md_rows = multidiffusion_rows(corner, [grainy_overlap_scene(s) for s in seeds])
-    edge = mask_edge_error()
-    if args.out:
-        lines = ["| deviation | ours whole | original whole | ours adherence | original adherence | mean abs diff | max abs diff |",
-                 "|---|---|---|---|---|---|---|"]
-        for r in rows:
-            lines.append(f"| {r['deviation']} | {r['ours whole']} | {r['original whole']} | {r['ours adherence']} | "
-                         f"{r['original adherence']} | {r['mean |diff|']} | {r['max |diff|']:.0f} |")
-        lines += ["", "| MultiDiffusion variant | sun whole | detail lost in a grass/fur overlap vs SemanticDraw |",
-                  "|---|---|---|"]
-        lines += [f"| {r['variant']} | {r['whole']} | {r['detail lost vs SemanticDraw']:.0%} |" for r in md_rows]
-        lines.append("")
-        lines.append(f"Mask edge error within 8 px of a drawn circle's edge (mean |bilinear-upsampled latent mask "
-                     f"- drawn mask|): {edge}")
-        args.out.write_text("\n".join(lines) + "\n")
-        args.out.with_suffix(".json").write_text(json.dumps({"rows": rows, "multidiffusion": md_rows, "mask_edge": edge}, indent=1))
+    corner = lambda: [object_scene(s) for s in seeds]  # noqa: E731
+    photos = lambda: [photo_scene(s) for s in seeds]  # noqa: E731
+    jobs = {
+        "1": lambda: [compare("1 centring shift from the quantized step-0 mask (blur 8)",
+                              [object_scene(s, blur=8) for s in seeds], {}, {"plan_edit": quantized_box_shifts})],
+        "2": lambda: [compare("2 background layer bootstrapped and centred", corner(), {},
+                              {"plan_edit": bootstrap_background})],
+        "3": lambda: [compare("3 white bootstrap surround with a photo", photos(), {}, {"plan_edit": white_surround}),
+                      compare("3 white bootstrap surround with a photo, 2 bootstrap steps", photos(),
+                              {"bootstrap_steps": 2}, {"plan_edit": white_surround, "bootstrap_steps": 2})],
+        "4": lambda: [compare("4 leak suppression (s = 0.2)", corner(), {}, {"leak": 0.2}),
+                      compare("4 leak suppression (s = 0.1)", corner(), {}, {"leak": 0.1})],
+        "5": lambda: [compare("5 nearest-downsampled masks (circular sun mask)",
+                              [object_scene(s, circle=True) for s in seeds], {}, {"plan_edit": nearest_masks}),
+                      compare_scenes("5 default blur 8 px (original) vs 0 (ours)", corner(),
+                                     [object_scene(s, blur=8) for s in seeds]),
+                      compare_scenes("5 default prompt strength 0.95 (original) vs 1.0 (ours)", corner(),
+                                     [object_scene(s, strength=0.95) for s in seeds])],
+        "6": lambda: [compare("6 cover_alpha 0.3 (original) vs 0 (ours)", [overlap_scene(s) for s in seeds],
+                              {"cover_alpha": 0.0}, {"cover_alpha": 0.3})],
+        "7": lambda: [compare("7 uncovered x̂0 filled with the noised background (original stream)", photos(), {},
+                              {"noised_fill": True})],
+        "2b": lambda: [compare("2 background layer bootstrapped, sun beside bricks",
+                               [object_scene(s, bricks=True) for s in seeds], {}, {"plan_edit": bootstrap_background})],
+        "8": lambda: multidiffusion_rows(corner(), [grainy_overlap_scene(s) for s in seeds]),
+        "edge": lambda: [mask_edge_error()],
+    }
+    for key in args.rows.split(","):
+        for row in jobs[key]():
+            if args.out:
+                with args.out.open("a") as out:
+                    out.write(json.dumps({"seeds": args.seeds, **row}, ensure_ascii=False) + "\n")
 
 
 def compare_scenes(name: str, ours_scenes, original_scenes) -> dict:
