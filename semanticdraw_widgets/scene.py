@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .files import read_bytes_bounded, write_text_atomic
 from .images import (ImageTooLarge, mask_from_pil, open_image_bounded, photo_pixel_budget, pixel_budget,
                      rgb_from_pil)
 from .validation import SceneError, check_json_depth, is_int, is_number
@@ -53,6 +54,10 @@ MAX_PROMPT_LENGTH = 10_000
 # Scene files larger than this are refused before reading (a 4096x4096 scene with a few PNG masks
 # is a few tens of MB).
 MAX_SCENE_FILE_BYTES = 512 * 2**20
+# Decoded mask pixels one scene file may hold beyond one canvas per region: four masks at 4x the
+# canvas's resolution per side. Without it a 684 KB file of 100 identical 4096x4096 blank PNGs
+# decoded to 2 GB of masks.
+MASK_FILE_EXTRA_CANVASES = 64
 # Shape coordinates beyond this many pixels are refused (Pillow's polygon fill needs C integers).
 MAX_COORDINATE = 1e6
 
@@ -84,11 +89,22 @@ def _check_text(value: Any, name: str, field_name: str) -> str:
         raise SceneError(
             f"{name} must be a string, got {type(value).__name__} {_describe(value)}", field=field_name
         )
+    _check_encodable(value, name, field_name)
     if len(value) > MAX_PROMPT_LENGTH:
         raise SceneError(
             f"{name} is {len(value):,} characters long, more than the {MAX_PROMPT_LENGTH:,} allowed; "
             "shorten it (text encoders read only the first few hundred characters)", field=field_name)
     return value
+
+
+def _check_encodable(value: str, name: str, field_name: str) -> None:
+    """Text must be valid Unicode: a lone surrogate (JSON allows "\\ud800") can be neither saved nor encoded."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = value[exc.start]
+        raise SceneError(f"{name} holds an unpaired surrogate U+{ord(bad):04X} at character {exc.start}, which no "
+                         "text file can store; remove it or pass the full character", field=field_name) from None
 
 
 def _check_unit_range(value: Any, name: str, field_name: str, hi: float) -> float:
@@ -618,20 +634,13 @@ class Scene:
         return _scene_from_dict(data)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the scene as UTF-8 JSON to ``path``."""
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(self.to_json())
-            fh.write("\n")
+        """Write the scene as UTF-8 JSON to ``path`` (an existing file is replaced only once the new one is whole)."""
+        write_text_atomic(path, self.to_json() + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Scene:
         """Read a scene file; errors are prefixed with the file name so users know which file is bad."""
-        size = os.path.getsize(path)
-        if size > MAX_SCENE_FILE_BYTES:
-            raise SceneError(f"{os.fspath(path)}: {size:,} bytes is too large for a scene file "
-                             f"(at most {MAX_SCENE_FILE_BYTES:,}); check that this is the right file")
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = read_bytes_bounded(path, MAX_SCENE_FILE_BYTES, "scene file", SceneError)
         try:
             return cls.from_json(raw)
         except SceneError as exc:
@@ -726,7 +735,11 @@ def _scene_from_dict(data: Any) -> Scene:
     if not isinstance(raw_regions, list):
         raise SceneError(f"regions: expected a list of region objects, got {type(raw_regions).__name__}",
                          field="regions")
-    regions = [_region_from_dict(r, i, width, height) for i, r in enumerate(raw_regions)]
+    # Masks are decoded and fitted to the canvas one at a time, so at most one full-resolution mask is
+    # held at once; together they may decode to at most (regions + 64) canvases of pixels.
+    allowance = [(len(raw_regions) + MASK_FILE_EXTRA_CANVASES) * width * height]
+    regions = [_fit_region(_region_from_dict(r, i, width, height, allowance), width, height, i)
+               for i, r in enumerate(raw_regions)]
     return Scene(width=width, height=height, seed=seed, background=background, regions=tuple(regions))
 
 
@@ -746,7 +759,7 @@ def _background_from_dict(data: Any, width: int, height: int) -> Background:
     )
 
 
-def _region_from_dict(data: Any, index: int, width: int, height: int) -> Region:
+def _region_from_dict(data: Any, index: int, width: int, height: int, allowance: list[int]) -> Region:
     path = f"regions[{index}]"
     data = _check_object(data, path, "with 'prompt' and 'mask'")
     _check_keys(data, _REGION_KEYS, path)
@@ -754,7 +767,7 @@ def _region_from_dict(data: Any, index: int, width: int, height: int) -> Region:
         if required not in data:
             raise SceneError(f"{path}.{required}: missing; every region needs a prompt and a mask",
                              field=f"{path}.{required}")
-    mask = _mask_from_json(data["mask"], f"{path}.mask", width, height)
+    mask = _mask_from_json(data["mask"], f"{path}.mask", width, height, allowance)
     kwargs = {k: data[k] for k in _REGION_KEYS if k in data and k != "mask"}
     try:
         return Region(mask=mask, **kwargs)
@@ -762,12 +775,26 @@ def _region_from_dict(data: Any, index: int, width: int, height: int) -> Region:
         raise _nested(exc, path) from None
 
 
-def _mask_from_json(value: Any, path: str, width: int, height: int) -> Any:
-    """A mask in a file is a PNG data URL or a simple shape in canvas pixels."""
+def _mask_from_json(value: Any, path: str, width: int, height: int, allowance: list[int]) -> Any:
+    """A mask in a file is a PNG data URL or a simple shape in canvas pixels.
+
+    ``allowance`` holds the decoded pixels the file's masks may still use (one-element list, shared).
+    """
     if isinstance(value, str):
         if not value.strip().startswith(_PNG_PREFIX):
             raise SceneError(f"{path}: not a PNG data URL or shape; {_SHAPE_HELP}", field=path)
-        return _decode_png(value, path, pixel_budget(width, height), (width, height))
+        budget = pixel_budget(width, height)
+        try:
+            image = _decode_png(value, path, min(budget, allowance[0]), (width, height))
+        except ImageTooLarge:
+            if allowance[0] >= budget:
+                raise
+            raise ImageTooLarge(
+                f"{path}: the scene file's masks together decode to more than {MASK_FILE_EXTRA_CANVASES} canvases "
+                f"of pixels beyond one per region; store masks at the canvas size ({width}x{height}), as "
+                "Scene.save does", field=path) from None
+        allowance[0] -= image.width * image.height
+        return image
     if isinstance(value, Mapping):
         if len(value) != 1 or next(iter(value)) not in _SHAPES:
             raise SceneError(

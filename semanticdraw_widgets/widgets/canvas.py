@@ -33,6 +33,7 @@ from ..backends.base import Backend
 from ..engine.stream import Frame
 from ..engine.trace import Trace
 from ..runtime.session import EncodedFrame, Session, SessionStatus
+from ..files import read_bytes_bounded
 from ..images import open_image_bounded, photo_pixel_budget
 from ..scene import Background, Scene, SceneError
 from .palette import (DEFAULT_BACKGROUND, DEFAULT_BRUSHES, PaletteError, make_brush, painted_without_prompt,
@@ -48,6 +49,7 @@ STATUS_INTERVAL = 0.25  # seconds between status updates that only move the coun
 # An uploaded photo may be far larger than the canvas (a phone photo on a 512x512 canvas), but not unbounded:
 # its header is checked against images.photo_pixel_budget before a pixel is decoded.
 MAX_PHOTO_BYTES = 64 * 2**20
+MAX_PALETTE_FILE_BYTES = 16 * 2**20  # a palette of 254 brushes with 1,000-character texts is under 2 MB
 MAX_STREAM_STEPS = 50
 
 __all__ = ["PaletteError", "SemanticDrawCanvas", "make_brush", "snapshot_image"]
@@ -321,7 +323,11 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         Strokes painted with brushes the new palette lacks are erased.
         """
         if isinstance(text, os.PathLike):
-            text = Path(text).read_text(encoding="utf-8")
+            raw = read_bytes_bounded(text, MAX_PALETTE_FILE_BYTES, "palette file", PaletteError)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise PaletteError(f"{os.fspath(text)}: not UTF-8 text; pass a palette saved by export_palette") from None
         elif isinstance(text, str) and not text.lstrip().startswith("{") and text.strip().endswith(".json"):
             raise PaletteError(f"import_palette takes the palette's JSON text or a pathlib.Path, not the file name "
                                f"{text!r}: canvas.import_palette(Path({text!r}))")
