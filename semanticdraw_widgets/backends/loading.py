@@ -25,6 +25,7 @@ from urllib.parse import urlparse
 
 import torch
 
+from ..validation import as_bool, as_float
 from .base import Backend, pick_device, pick_dtype
 from .schedules import SAMPLERS
 from .sd3 import FLOW_SAMPLERS
@@ -35,6 +36,8 @@ _PIPELINE_CLASS = {"sd": "StableDiffusionPipeline", "sdxl": "StableDiffusionXLPi
                    "sd3": "StableDiffusion3Pipeline"}
 ALL_SAMPLERS = tuple(dict.fromkeys(SAMPLERS + FLOW_SAMPLERS))
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl")
+# A fused LoRA beyond 4x its trained strength only yields noise; below 0 it subtracts the distillation.
+LORA_SCALE_RANGE = (0.0, 4.0)
 
 # Few-step LoRAs by nickname, per family: (hub id, weight file or None, sampler they are meant for).
 LORA_ALIASES: dict[str, dict[str, tuple[str, str | None, str]]] = {
@@ -154,6 +157,10 @@ def load_backend(spec: str | os.PathLike = "toy", *, device: str | torch.device 
     compile: on CUDA, capture the denoiser and decoder calls as CUDA graphs once per shape
     (backends/acceleration.py), after any LoRA is fused; no effect elsewhere.
     """
+    allow_pickle = as_bool(allow_pickle, "allow_pickle")  # "no" is truthy: only True/False are taken
+    t5 = as_bool(t5, "t5")
+    compile = as_bool(compile, "compile")
+    lora_scale = as_float(lora_scale, "lora_scale", min=LORA_SCALE_RANGE[0], max=LORA_SCALE_RANGE[1])
     if compile:
         from .acceleration import accelerate_backend
 

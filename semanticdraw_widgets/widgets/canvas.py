@@ -35,8 +35,10 @@ from ..engine.trace import Trace
 from ..runtime.session import EncodedFrame, Session, SessionStatus
 from ..images import open_image_bounded, photo_pixel_budget
 from ..scene import Background, Scene, SceneError
+from ..validation import as_int
 from .palette import (DEFAULT_BACKGROUND, DEFAULT_BRUSHES, PaletteError, make_brush, painted_without_prompt,
                       palette_from_json, palette_to_json, scene_from_labels, validate_background, validate_brushes)
+from .traits import Checked
 from .protocol import (GUIDANCE_LIMITS, PROTOCOL_VERSION, FrameMessage, ProtocolError, WelcomeMessage,
                        decode_labels, encode_labels, parse_client_message)
 
@@ -68,7 +70,7 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     background = traitlets.Dict().tag(sync=True)
     labels = CByteMemoryView(b"").tag(sync=True)
     background_image = CByteMemoryView(b"").tag(sync=True)  # PNG/JPEG bytes; regions are inpainted into it
-    seed = traitlets.Int(0).tag(sync=True)
+    seed = Checked(lambda value: as_int(value, "seed", min=0, max=2**63 - 1), 0).tag(sync=True)
     steps = traitlets.Int(4).tag(sync=True)
     guidance = traitlets.Float(1.0).tag(sync=True)
     playing = traitlets.Bool(True).tag(sync=True)
@@ -131,13 +133,6 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
             return validate_background(proposal["value"])
         except PaletteError as error:
             raise traitlets.TraitError(str(error)) from None
-
-    @traitlets.validate("seed")
-    def _valid_seed(self, proposal: dict[str, Any]) -> int:
-        seed = proposal["value"]
-        if not 0 <= seed < 2**63:
-            raise traitlets.TraitError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed}")
-        return seed
 
     @traitlets.validate("guidance")
     def _valid_guidance(self, proposal: dict[str, Any]) -> float:
