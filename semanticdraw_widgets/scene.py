@@ -33,7 +33,8 @@ from PIL import Image, ImageDraw
 
 from .images import (ImageTooLarge, mask_from_pil, open_image_bounded, photo_pixel_budget, pixel_budget,
                      rgb_from_pil)
-from .validation import SceneError, check_json_depth, is_int, is_number
+from .fields import FIELDS, MAX_SEED as MAX_SEED_INCLUSIVE, MAX_TEXT_LENGTH
+from .validation import SceneError, check_field, check_json_depth, is_int, is_number
 from .validation import describe as _describe
 
 __all__ = ["SceneError", "Region", "Background", "Scene", "FORMAT_NAME", "FORMAT_VERSION"]
@@ -41,15 +42,12 @@ __all__ = ["SceneError", "Region", "Background", "Scene", "FORMAT_NAME", "FORMAT
 FORMAT_NAME = "semanticdraw-scene"
 FORMAT_VERSION = 1
 
-MIN_SIDE = 64
-MAX_SIDE = 4096
-SIDE_MULTIPLE = 8
-MAX_SEED = 2**63
-MAX_BLUR = 256.0
+# Limits of the scene's fields come from the field table (fields.py); these names stay for importers.
+MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = FIELDS["width"].min, FIELDS["width"].max, FIELDS["width"].multiple_of
+MAX_SEED = MAX_SEED_INCLUSIVE + 1
+MAX_BLUR = FIELDS["mask_blur"].max
 ASPECT_TOLERANCE = 0.01
-# Prompts longer than this are refused: text encoders read at most a few hundred characters, and
-# a megabyte of text is a pasted file, not a prompt.
-MAX_PROMPT_LENGTH = 10_000
+MAX_PROMPT_LENGTH = MAX_TEXT_LENGTH
 # Scene files larger than this are refused before reading (a 4096x4096 scene with a few PNG masks
 # is a few tens of MB).
 MAX_SCENE_FILE_BYTES = 512 * 2**20
@@ -78,25 +76,14 @@ _is_int = is_int  # Python and numpy integers, not bools (see validation.py)
 _is_number = is_number
 
 
-def _check_text(value: Any, name: str, field_name: str) -> str:
+def _check_text(value: Any, name: str, path: str) -> str:
     """Prompts must be real strings: a number or None usually means a mixed-up argument."""
-    if not isinstance(value, str):
-        raise SceneError(
-            f"{name} must be a string, got {type(value).__name__} {_describe(value)}", field=field_name
-        )
-    if len(value) > MAX_PROMPT_LENGTH:
-        raise SceneError(
-            f"{name} is {len(value):,} characters long, more than the {MAX_PROMPT_LENGTH:,} allowed; "
-            "shorten it (text encoders read only the first few hundred characters)", field=field_name)
-    return value
+    return check_field(name, value, path=path, error=SceneError)
 
 
-def _check_unit_range(value: Any, name: str, field_name: str, hi: float) -> float:
-    """Validate a finite number in ``[0, hi]`` and return it as a plain float."""
-    if not _is_number(value) or not _finite(value) or not 0.0 <= float(value) <= hi:
-        bound = f"{hi:g}"
-        raise SceneError(f"{name} must be a number in [0, {bound}], got {_describe(value)}", field=field_name)
-    return float(value)
+def _check_unit_range(value: Any, name: str) -> float:
+    """A strength or blur: a finite number in the field table's range, returned as a plain float."""
+    return check_field(name, value, error=SceneError)
 
 
 def _finite(value: Any) -> bool:
@@ -107,38 +94,14 @@ def _finite(value: Any) -> bool:
         return False
 
 
-def _suggest_sides(value: int) -> str:
-    """Nearest valid canvas sides, so the error message can say what to use instead."""
-    lo = min(MAX_SIDE, max(MIN_SIDE, value // SIDE_MULTIPLE * SIDE_MULTIPLE))
-    hi = min(MAX_SIDE, max(MIN_SIDE, -(-value // SIDE_MULTIPLE) * SIDE_MULTIPLE))
-    return f"try {lo}" if lo == hi else f"try {lo} or {hi}"
-
-
 def _check_side(value: Any, name: str) -> int:
     """Canvas sides must be multiples of 8 (the VAE downsamples by 8) within a sane range."""
-    if not _is_int(value):
-        raise SceneError(f"{name}: expected an integer, got {_short(value)}", field=name)
-    value = int(value)
-    if value % SIDE_MULTIPLE or not MIN_SIDE <= value <= MAX_SIDE:
-        raise SceneError(
-            f"{name} must be a multiple of {SIDE_MULTIPLE} between {MIN_SIDE} and {MAX_SIDE}, "
-            f"got {value}; {_suggest_sides(value)}",
-            field=name,
-        )
-    return value
+    return check_field(name, value, error=SceneError)
 
 
 def _check_seed(value: Any) -> int:
     """Seeds feed torch.Generator.manual_seed, which needs a non-negative 63-bit integer."""
-    if not _is_int(value):
-        raise SceneError(f"seed: expected an integer, got {_short(value)}", field="seed")
-    value = int(value)
-    if not 0 <= value < MAX_SEED:
-        raise SceneError(
-            f"seed must be an integer in [0, 2**63 - 1], got {value}; use e.g. seed % 2**63",
-            field="seed",
-        )
-    return value
+    return check_field("seed", value, error=SceneError)
 
 
 def _short(value: Any) -> str:
@@ -374,9 +337,9 @@ class Region:
         values = {
             "prompt": prompt,
             "negative_prompt": negative,
-            "prompt_strength": _check_unit_range(self.prompt_strength, "prompt_strength", "prompt_strength", 1.0),
-            "mask_strength": _check_unit_range(self.mask_strength, "mask_strength", "mask_strength", 1.0),
-            "mask_blur": _check_unit_range(self.mask_blur, "mask_blur", "mask_blur", MAX_BLUR),
+            "prompt_strength": _check_unit_range(self.prompt_strength, "prompt_strength"),
+            "mask_strength": _check_unit_range(self.mask_strength, "mask_strength"),
+            "mask_blur": _check_unit_range(self.mask_blur, "mask_blur"),
             "mask": _freeze(_normalize_mask(self.mask)),
         }
         for key, value in values.items():
@@ -433,8 +396,8 @@ class Background:
     negative_prompt: str = ""
 
     def __post_init__(self) -> None:
-        prompt = _check_text(self.prompt, "background.prompt", "prompt")
-        negative = _check_text(self.negative_prompt, "background.negative_prompt", "negative_prompt")
+        prompt = _check_text(self.prompt, "prompt", "background.prompt")
+        negative = _check_text(self.negative_prompt, "negative_prompt", "background.negative_prompt")
         image = None if self.image is None else _freeze(_normalize_image(self.image))
         object.__setattr__(self, "prompt", prompt)
         object.__setattr__(self, "negative_prompt", negative)

@@ -25,19 +25,17 @@ from urllib.parse import urlparse
 
 import torch
 
-from ..validation import as_bool, as_float
+from ..fields import FAMILIES, LORA_SCALE_LIMITS  # noqa: F401  (re-exported)
+from ..validation import check_field
 from .base import Backend, pick_device, pick_dtype
 from .schedules import SAMPLERS
 from .sd3 import FLOW_SAMPLERS
 
-FAMILIES = ("sd", "sdxl", "sd3")
 FAMILY_NAMES = {"sd": "SD1.x/2.x", "sdxl": "SDXL", "sd3": "SD3"}  # read with "an": an SD.., an SDXL..
 _PIPELINE_CLASS = {"sd": "StableDiffusionPipeline", "sdxl": "StableDiffusionXLPipeline",
                    "sd3": "StableDiffusion3Pipeline"}
 ALL_SAMPLERS = tuple(dict.fromkeys(SAMPLERS + FLOW_SAMPLERS))
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl")
-# A fused LoRA beyond 4x its trained strength only yields noise; below 0 it subtracts the distillation.
-LORA_SCALE_RANGE = (0.0, 4.0)
 
 # Few-step LoRAs by nickname, per family: (hub id, weight file or None, sampler they are meant for).
 LORA_ALIASES: dict[str, dict[str, tuple[str, str | None, str]]] = {
@@ -157,10 +155,10 @@ def load_backend(spec: str | os.PathLike = "toy", *, device: str | torch.device 
     compile: on CUDA, capture the denoiser and decoder calls as CUDA graphs once per shape
     (backends/acceleration.py), after any LoRA is fused; no effect elsewhere.
     """
-    allow_pickle = as_bool(allow_pickle, "allow_pickle")  # "no" is truthy: only True/False are taken
-    t5 = as_bool(t5, "t5")
-    compile = as_bool(compile, "compile")
-    lora_scale = as_float(lora_scale, "lora_scale", min=LORA_SCALE_RANGE[0], max=LORA_SCALE_RANGE[1])
+    # The field table's rules (fields.py): "no" is truthy, so only True/False are taken; lora_scale is finite.
+    allow_pickle, t5, compile = (check_field(name, value) for name, value in
+                                 (("allow_pickle", allow_pickle), ("t5", t5), ("compile", compile)))
+    lora_scale = check_field("lora_scale", lora_scale)
     if compile:
         from .acceleration import accelerate_backend
 
@@ -173,10 +171,8 @@ def load_backend(spec: str | os.PathLike = "toy", *, device: str | torch.device 
     if not text.strip():
         raise ModelLoadError("model spec is empty: pass 'toy', a local diffusers folder, a .safetensors file "
                              "or a hub id such as 'SimianLuo/LCM_Dreamshaper_v7'")
-    if sampler is not None and sampler not in ALL_SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}: choose one of {', '.join(ALL_SAMPLERS)}")
-    if family is not None and family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}: choose one of {', '.join(FAMILIES)} (or None to detect it)")
+    sampler = check_field("sampler", sampler)
+    family = check_field("family", family)
     device_ = pick_device(device)  # fails at once for an unknown or unavailable device
     if text == "toy":
         return _load_toy(device_, dtype=dtype, sampler=sampler, lora=lora, tiny_vae=tiny_vae, vae=vae,
