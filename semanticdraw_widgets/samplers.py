@@ -36,22 +36,30 @@ class SamplerInfo:
     flow_matching: bool
     max_steps: int  # for a model with the standard training schedule
     distilled: bool  # steps also capped by the scheduler config's original_inference_steps
+    # How x moves to the next noise level (see Schedule.pred_noise / fresh_noise):
+    #   "carry"        the predicted noise is carried (DDIM, Euler, flow Euler: deterministic)
+    #   "fresh"        fresh noise each step (LCM, Flash)
+    #   "tcd"          TCD's mix: DDIM down to (1 - gamma) t_next, then fresh noise back up
+    renoise: str
+    karras_sigmas: bool = False  # levels come from the scheduler's sigmas (x = x0 + sigma eps), not alphas_cumprod
     forced_config: Mapping[str, Any] = field(default_factory=dict)
     help: str = ""
 
 
 REGISTRY: tuple[SamplerInfo, ...] = (
-    SamplerInfo("lcm", VP_FAMILIES, "LCMScheduler", False, DISTILLED_STEPS, True,
+    SamplerInfo("lcm", VP_FAMILIES, "LCMScheduler", False, DISTILLED_STEPS, True, "fresh",
                 help="latent consistency: 1-8 steps with an LCM model or LoRA"),
-    SamplerInfo("tcd", VP_FAMILIES, "TCDScheduler", False, DISTILLED_STEPS, True,
+    SamplerInfo("tcd", VP_FAMILIES, "TCDScheduler", False, DISTILLED_STEPS, True, "tcd",
                 help="trajectory consistency distillation (TCD and Hyper-SD LoRAs)"),
-    SamplerInfo("euler", VP_FAMILIES, "EulerDiscreteScheduler", False, TRAIN_TIMESTEPS, False,
-                {"timestep_spacing": "trailing"}, help="Euler, trailing spacing (SDXL-Lightning, Hyper-SDXL)"),
-    SamplerInfo("ddim", VP_FAMILIES, "DDIMScheduler", False, TRAIN_TIMESTEPS, False,
-                {"timestep_spacing": "trailing", "set_alpha_to_one": False}, help="DDIM, trailing spacing"),
-    SamplerInfo("euler", FLOW_FAMILIES, "FlowMatchEulerDiscreteScheduler", True, TRAIN_TIMESTEPS, False,
+    SamplerInfo("euler", VP_FAMILIES, "EulerDiscreteScheduler", False, TRAIN_TIMESTEPS, False, "carry",
+                karras_sigmas=True, forced_config={"timestep_spacing": "trailing"},
+                help="Euler, trailing spacing (SDXL-Lightning, Hyper-SDXL)"),
+    SamplerInfo("ddim", VP_FAMILIES, "DDIMScheduler", False, TRAIN_TIMESTEPS, False, "carry",
+                forced_config={"timestep_spacing": "trailing", "set_alpha_to_one": False},
+                help="DDIM, trailing spacing"),
+    SamplerInfo("euler", FLOW_FAMILIES, "FlowMatchEulerDiscreteScheduler", True, TRAIN_TIMESTEPS, False, "carry",
                 help="flow-matching Euler: carries the predicted noise (SD3)"),
-    SamplerInfo("flash", FLOW_FAMILIES, "FlowMatchEulerDiscreteScheduler", True, TRAIN_TIMESTEPS, False,
+    SamplerInfo("flash", FLOW_FAMILIES, "FlowMatchEulerDiscreteScheduler", True, TRAIN_TIMESTEPS, False, "fresh",
                 help="flow matching with fresh noise each step (Flash-SD3 LoRA)"),
 )
 
@@ -88,6 +96,12 @@ def sampler_of_scheduler(scheduler: Any) -> str | None:
     return None
 
 
+def info_of_scheduler(scheduler: Any) -> SamplerInfo | None:
+    """The registry entry a diffusers scheduler instance belongs to (a flow scheduler reads as flow Euler)."""
+    name = sampler_of_scheduler(scheduler)
+    return next((s for s in REGISTRY if s.name == name and s.flow_matching == _flow(scheduler)), None)
+
+
 def _flow(scheduler: Any) -> bool:
     cls = scheduler if isinstance(scheduler, type) else type(scheduler)
     names = {k.__name__ for k in cls.__mro__}
@@ -102,8 +116,7 @@ def scheduler_steps_range(scheduler: Any) -> tuple[int, int]:
     config = scheduler.config
     top = int(config.get("num_train_timesteps", TRAIN_TIMESTEPS))
     original = config.get("original_inference_steps")
-    name = sampler_of_scheduler(scheduler)
-    info = next((s for s in REGISTRY if s.name == name and s.flow_matching == _flow(scheduler)), None)
+    info = info_of_scheduler(scheduler)
     if info is not None and info.distilled and original:
         top = min(top, int(original))
     return 1, top
