@@ -22,6 +22,7 @@ which subclasses :class:`ValidationError`).
 from __future__ import annotations
 
 import builtins
+import difflib
 import math
 import numbers
 import re
@@ -66,6 +67,17 @@ def describe(value: Any) -> str:
     except Exception:  # a broken __repr__ must not hide the real error
         text = "<unprintable>"
     return f"{text} ({type(value).__name__})"
+
+
+def short_repr(value: Any) -> str:
+    """The repr part of :func:`describe`: short for huge or deeply nested values."""
+    return describe(value).rsplit(" (", 1)[0]
+
+
+def did_you_mean(key: Any, allowed: Iterable[str]) -> str:
+    """`` (did you mean 'prompt'?)`` for a near miss among ``allowed``, else an empty string."""
+    match = difflib.get_close_matches(str(key), list(allowed), n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def is_int(value: Any) -> bool:
