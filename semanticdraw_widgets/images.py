@@ -196,8 +196,12 @@ def _converted(image: Image.Image, mode: str, field: str) -> Image.Image:
                          "first", field=field) from None
 
 
-def _from_uint8(arr: np.ndarray) -> np.ndarray:
+def from_uint8(arr: np.ndarray) -> np.ndarray:
+    """The one uint8 -> [0, 1] conversion, shared by every path (images, masks, scenes) so round trips are bit-exact."""
     return arr.astype(np.float32) / np.float32(255.0)
+
+
+_from_uint8 = from_uint8  # the name it had
 
 
 def mask_from_pil(image: Image.Image, field: str = "mask") -> np.ndarray:

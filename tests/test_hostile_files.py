@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 import semanticdraw_widgets as sdw
-from semanticdraw_widgets.scene import MASK_FILE_EXTRA_CANVASES, SceneError
+from semanticdraw_widgets.scene import SceneError
+from semanticdraw_widgets.scene_json import MASK_FILE_EXTRA_CANVASES
 from semanticdraw_widgets.widgets.palette import PaletteError
 
 

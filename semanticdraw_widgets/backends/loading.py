@@ -25,15 +25,14 @@ from urllib.parse import urlparse
 
 import torch
 
+from ..fields import FAMILIES, LORA_SCALE_LIMITS  # noqa: F401  (re-exported)
+from ..validation import check_field
+from ..samplers import ALL_SAMPLERS, DEFAULT_SAMPLER, sampler_of_scheduler, samplers_for  # noqa: F401
 from .base import Backend, pick_device, pick_dtype
-from .schedules import SAMPLERS
-from .sd3 import FLOW_SAMPLERS
 
-FAMILIES = ("sd", "sdxl", "sd3")
 FAMILY_NAMES = {"sd": "SD1.x/2.x", "sdxl": "SDXL", "sd3": "SD3"}  # read with "an": an SD.., an SDXL..
 _PIPELINE_CLASS = {"sd": "StableDiffusionPipeline", "sdxl": "StableDiffusionXLPipeline",
                    "sd3": "StableDiffusion3Pipeline"}
-ALL_SAMPLERS = tuple(dict.fromkeys(SAMPLERS + FLOW_SAMPLERS))
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl")
 
 # Few-step LoRAs by nickname, per family: (hub id, weight file or None, sampler they are meant for).
@@ -53,9 +52,6 @@ LORA_ALIASES: dict[str, dict[str, tuple[str, str | None, str]]] = {
         "flash": ("jasperai/flash-sd3", None, "flash"),
     },
 }
-_SAMPLER_BY_SCHEDULER = {"LCMScheduler": "lcm", "TCDScheduler": "tcd", "EulerDiscreteScheduler": "euler",
-                         "DDIMScheduler": "ddim", "FlowMatchEulerDiscreteScheduler": "euler"}
-_DEFAULT_SAMPLER = {"sd": "lcm", "sdxl": "euler", "sd3": "euler"}
 _SAFE_LIBRARIES = {"diffusers", "transformers", None}
 
 
@@ -154,6 +150,10 @@ def load_backend(spec: str | os.PathLike = "toy", *, device: str | torch.device 
     compile: on CUDA, capture the denoiser and decoder calls as CUDA graphs once per shape
     (backends/acceleration.py), after any LoRA is fused; no effect elsewhere.
     """
+    # The field table's rules (fields.py): "no" is truthy, so only True/False are taken; lora_scale is finite.
+    allow_pickle, t5, compile = (check_field(name, value) for name, value in
+                                 (("allow_pickle", allow_pickle), ("t5", t5), ("compile", compile)))
+    lora_scale = check_field("lora_scale", lora_scale)
     if compile:
         from .acceleration import accelerate_backend
 
@@ -166,10 +166,8 @@ def load_backend(spec: str | os.PathLike = "toy", *, device: str | torch.device 
     if not text.strip():
         raise ModelLoadError("model spec is empty: pass 'toy', a local diffusers folder, a .safetensors file "
                              "or a hub id such as 'SimianLuo/LCM_Dreamshaper_v7'")
-    if sampler is not None and sampler not in ALL_SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}: choose one of {', '.join(ALL_SAMPLERS)}")
-    if family is not None and family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}: choose one of {', '.join(FAMILIES)} (or None to detect it)")
+    sampler = check_field("sampler", sampler)
+    family = check_field("family", family)
     device_ = pick_device(device)  # fails at once for an unknown or unavailable device
     if text == "toy":
         return _load_toy(device_, dtype=dtype, sampler=sampler, lora=lora, tiny_vae=tiny_vae, vae=vae,
@@ -204,8 +202,8 @@ def _load_toy(device: torch.device, *, dtype: Any, sampler: str | None, **ignore
     if given:
         raise ValueError(f"the toy model does not take {', '.join(given)} (it is float32 maths with no weights, "
                          f"VAE or text encoder): drop {' and '.join(given)}, or load a diffusers model")
-    if sampler is not None and sampler not in SAMPLERS:
-        raise ValueError(f"the toy model has samplers {', '.join(SAMPLERS)}, not {sampler!r}")
+    if sampler is not None and sampler not in samplers_for("toy"):
+        raise ValueError(f"the toy model has samplers {', '.join(samplers_for('toy'))}, not {sampler!r}")
     return ToyBackend(device=device, sampler=sampler or "lcm")
 
 
@@ -457,12 +455,13 @@ def _build(pipe: Any, family: str, options: LoadOptions) -> Backend:
     backend_class = {"sd": StableDiffusionBackend, "sdxl": StableDiffusionXLBackend,
                      "sd3": StableDiffusion3Backend}[family]
     lora_sampler = _fuse_lora(pipe, options.lora, options.lora_scale, family, options) if options.lora else None
-    own = _SAMPLER_BY_SCHEDULER.get(type(pipe.scheduler).__name__)
-    chosen = options.sampler or lora_sampler or (own if own in backend_class.samplers else None) \
-        or _DEFAULT_SAMPLER[family]
-    if chosen not in backend_class.samplers:
+    own = sampler_of_scheduler(pipe.scheduler)
+    fitting = samplers_for(family)  # the sampler registry's entries for this family
+    chosen = options.sampler or lora_sampler or (own if own in fitting else None) \
+        or DEFAULT_SAMPLER[family]
+    if chosen not in fitting:
         raise ValueError(f"sampler {chosen!r} does not fit {FAMILY_NAMES[family]} models: choose one of "
-                         f"{', '.join(backend_class.samplers)}")
+                         f"{', '.join(fitting)}")
     components = dict(pipe.components)
     if options.vae:
         components["vae"] = _load_vae(options.vae, "AutoencoderKL", options.dtype)
