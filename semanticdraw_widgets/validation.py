@@ -17,6 +17,11 @@ Rules shared by all of them:
 
 Callers that have their own exception type pass it as ``error=`` (the Scene passes ``SceneError``,
 which subclasses :class:`ValidationError`).
+
+The limits themselves live in the field table (fields.py): :func:`check_field` applies a field's entry
+(kind, range, length, choices) through the checkers here, so a limit and its message have one home.
+This module imports only the table and the sampler registry (both plain data), never the backends, so
+the backends can import it without a cycle.
 """
 
 from __future__ import annotations

@@ -36,9 +36,10 @@ def test_each_vp_sampler_builds_its_registry_scheduler_and_range(name):
     assert samplers.steps_range(scheduler) == (1, info.max_steps, name) == samplers.steps_range(name)
     schedule = schedules.make_vp_schedule(scheduler, 3)
     assert len(schedule) == 3
-    # the registry's renoise rule decides the schedule's (pred_noise, fresh_noise) pair
-    assert bool(schedule.fresh_noise[1:].any()) == (info.renoise in ("fresh", "tcd"))
-    assert bool(schedule.pred_noise[1:].any()) == (info.renoise in ("carry", "tcd"))
+    # each sampler's published re-noise rule: LCM takes fresh noise, DDIM and Euler carry the predicted noise,
+    # TCD does both (DDIM down to (1 - gamma) t_next, then fresh noise back up)
+    fresh, carried = {"lcm": (True, False), "tcd": (True, True), "euler": (False, True), "ddim": (False, True)}[name]
+    assert bool(schedule.fresh_noise[1:].any()) == fresh and bool(schedule.pred_noise[1:].any()) == carried
 
 
 def test_a_flow_scheduler_reads_as_flow_euler_and_flash_takes_fresh_noise():
