@@ -59,6 +59,9 @@ def read_model_index(folder: Path, origin: str) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelLoadError(f"{str(index_file)!r} is not valid UTF-8 JSON ({error}); "
                              f"{refetch_hint(folder, origin)}") from None
+    except RecursionError:  # a few hundred KB of "[[[[..." exhausts the parser's stack
+        raise ModelLoadError(f"{str(index_file)!r} is nested too deeply to be a model index; "
+                             f"{refetch_hint(folder, origin)}") from None
     if not isinstance(index, dict):
         raise ModelLoadError(f"{str(index_file)!r} must hold a JSON object of components, got "
                              f"{type(index).__name__}; {refetch_hint(folder, origin)}")

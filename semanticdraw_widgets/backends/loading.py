@@ -33,6 +33,7 @@ from .hub import (cached_snapshot, download_command, hub_kwargs, hub_offline, hu
                   looks_like_hub_id, offline_error)
 from .lora import LORA_ALIASES, fuse_lora, precheck_lora  # noqa: F401
 from .safety import PICKLE_SUFFIXES, refuse_custom_code, refuse_pickled_components
+from .sanity import check_finite_weights, check_scheduler_config, check_vae_config
 from .vae import dtype_kwarg, load_vae
 
 __all__ = ["ModelLoadError", "ModelNotAvailableOffline", "load_backend", "download_command", "family_of_index",
@@ -248,6 +249,10 @@ def _build(pipe: Any, family: str, options: LoadOptions) -> Backend:
     backend_class = {"sd": StableDiffusionBackend, "sdxl": StableDiffusionXLBackend,
                      "sd3": StableDiffusion3Backend}[family]
     lora_sampler = fuse_lora(pipe, options.lora, options.lora_scale, family, options.allow_pickle) if options.lora else None
+    if options.lora:
+        for name in ("unet", "transformer", "text_encoder", "text_encoder_2"):
+            if isinstance(getattr(pipe, name, None), torch.nn.Module):
+                check_finite_weights(getattr(pipe, name), f"LoRA {options.lora!r}")
     own = sampler_of_scheduler(pipe.scheduler)
     fitting = samplers_for(family)  # the sampler registry's entries for this family
     chosen = options.sampler or lora_sampler or (own if own in fitting else None) \
@@ -259,6 +264,8 @@ def _build(pipe: Any, family: str, options: LoadOptions) -> Backend:
     if options.vae:
         parts["vae"] = load_vae(options.vae, "AutoencoderKL", options.dtype)
     tiny = load_vae(options.tiny_vae, "AutoencoderTiny", options.dtype) if options.tiny_vae else None
+    check_vae_config(parts["vae"].config, f"the {FAMILY_NAMES[family]} model's VAE")
+    check_scheduler_config(pipe.scheduler.config, f"the {FAMILY_NAMES[family]} model's scheduler")
     return backend_class(parts, sampler=chosen, device=options.device, dtype=options.dtype,
                          scheduler_config=dict(pipe.scheduler.config), tiny_vae=tiny,
                          pipeline_config=dict(pipe.config))
