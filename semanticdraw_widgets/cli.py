@@ -20,8 +20,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-from .backends.loading import ALL_SAMPLERS
-from .validation import ValidationError
+from .fields import field
+from .validation import ValidationError, check_field
 
 
 def bundled_examples() -> dict[str, Path]:
@@ -41,25 +41,43 @@ def resolve_scene_path(text: str) -> Path:
                             f"(examples: {', '.join(sorted(examples))})")
 
 
+def _flag(group: argparse._ActionsContainer, flag: str, name: str, **overrides: object) -> None:
+    """An option whose type, choices, default and help come from the field table (fields.py)."""
+    spec = field(name)
+    kwargs: dict[str, object] = {"default": spec.default, "help": spec.help}
+    if spec.kind in ("int", "float"):
+        kwargs["type"] = int if spec.kind == "int" else float
+        kwargs["help"] = f"{spec.help} ({spec.range_text()}{'; ' + spec.note if spec.note else ''})"
+    if spec.kind == "choice":
+        kwargs["choices"] = spec.choices
+    kwargs.update(overrides)
+    group.add_argument(flag, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semanticdraw", description="SemanticDraw regional generation")
     commands = parser.add_subparsers(dest="command", required=True)
     render = commands.add_parser("render", help="render a scene file to an image")
     render.add_argument("scene", help="scene JSON file, or a bundled example name such as 'landscape'")
     render.add_argument("-o", "--output", default="out.png", help="output image path (default: out.png)")
-    render.add_argument("--model", default="toy", help="'toy', a diffusers folder, a .safetensors file or a hub id")
-    render.add_argument("--steps", type=int, default=4, help="sampling steps (default 4)")
-    render.add_argument("--seed", type=int, default=None, help="override the scene's seed")
-    render.add_argument("--guidance", type=float, default=None,
-                        help="classifier-free guidance scale; > 1 makes negative prompts steer")
-    render.add_argument("--sampler", choices=ALL_SAMPLERS, default=None,
-                        help="lcm, tcd, euler or ddim (SD1.x/2.x, SDXL); euler or flash (SD3); default: the model's own")
-    render.add_argument("--lora", default=None,
-                        help="few-step LoRA to fuse: lcm, tcd, hyper-sd, lightning (SDXL), flash (SD3), a hub id or a file")
-    render.add_argument("--method", choices=("semanticdraw", "multidiffusion"), default="semanticdraw")
-    render.add_argument("--device", default="auto")
+    _flag(render, "--model", "model")
+    _flag(render, "--steps", "steps")
+    _flag(render, "--seed", "seed", default=None, help="override the scene's seed (between 0 and 2**63 - 1)")
+    _flag(render, "--guidance", "guidance_scale")
+    _flag(render, "--sampler", "sampler")
+    _flag(render, "--lora", "lora")
+    _flag(render, "--method", "method")
+    _flag(render, "--device", "device")
     commands.add_parser("examples", help="list the bundled example scenes")
     return parser
+
+
+def check_flags(args: argparse.Namespace) -> None:
+    """The numbers argparse converted, checked against the field table before anything loads."""
+    for flag, name in (("--steps", "steps"), ("--seed", "seed"), ("--guidance", "guidance_scale")):
+        value = getattr(args, flag[2:])
+        if value is not None:
+            check_field(name, value, path=flag if flag[2:] == name else f"{flag} ({name})", error=CliError)
 
 
 class CliError(ValidationError):
@@ -100,6 +118,7 @@ def run_render(args: argparse.Namespace) -> int:
     from . import Scene, generate, load_backend
     from .validation import as_device
 
+    check_flags(args)
     output = check_output(args.output)
     device = as_device(args.device, "--device", error=CliError)
     scene = Scene.load(resolve_scene_path(args.scene))

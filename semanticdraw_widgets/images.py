@@ -13,6 +13,9 @@ blank canvas (a zlib bomb), cost nothing. The budgets are tied to the canvas:
   budget never exceeds 64 Mi pixels either. A JPEG is decoded at the smallest of 1/1, 1/2, 1/4, 1/8
   scale that still covers ``target_size`` (``Image.draft``), so a 4000x3000 photo for a 512x512
   canvas decodes at 1000x750.
+- a JPEG with more than ``MAX_JPEG_SCANS`` (64) scans is refused before decoding: a progressive JPEG
+  costs one pass over all its pixels per scan, so a small file with thousands of scans is a CPU bomb
+  that the pixel budget does not see (ordinary encoders write about 10).
 
 Pixel values (``mask_from_pil`` / ``rgb_from_pil``):
 
@@ -37,9 +40,14 @@ from PIL import Image, UnidentifiedImageError
 from .validation import SceneError
 
 __all__ = ["open_image_bounded", "ImageTooLarge", "pixel_budget", "photo_pixel_budget", "mask_from_pil", "rgb_from_pil",
-           "IMAGE_FORMATS", "MAX_BUDGET"]
+           "IMAGE_FORMATS", "MAX_BUDGET", "MAX_JPEG_SCANS"]
 
 MASK_MIN_BUDGET = 4096 * 4096
+# A progressive JPEG is decoded in one pass over the whole coefficient buffer per scan, so its cost is
+# scans x pixels whatever its byte size: a 700 KB file declaring 8000x8000 with thousands of tiny
+# scans takes a minute. Encoders write about 10 scans (Pillow/libjpeg 10, mozjpeg up to ~20); the
+# JPEG standard sets no limit, libjpeg-turbo leaves it to the caller (djpeg -maxscans).
+MAX_JPEG_SCANS = 64
 MAX_BUDGET = 8192 * 8192
 PHOTO_MIN_BUDGET = 2**26
 # Formats a user may reasonably hand us. Pillow can open more (EPS runs Ghostscript, for one), so
@@ -87,6 +95,8 @@ def open_image_bounded(source: ImageSource, *, max_pixels: int, field: str,
             raise _too_big(field, source.width, source.height, max_pixels)
         if source.width == 0 or source.height == 0:
             raise SceneError(f"{field}: the image is empty ({source.width}x{source.height})", field=field)
+        if source.format == "JPEG" and getattr(source, "fp", None) is not None:  # opened, not yet decoded
+            _check_jpeg_scans(source, field)
         try:
             source.load()
         except Exception as exc:  # noqa: BLE001 - a lazily opened image may still be corrupt
@@ -112,6 +122,8 @@ def open_image_bounded(source: ImageSource, *, max_pixels: int, field: str,
                 raise _too_big(field, image.width, image.height, max_pixels)
             if image.width == 0 or image.height == 0:
                 raise SceneError(f"{field}: the image is empty ({image.width}x{image.height})", field=field)
+            if image.format == "JPEG":
+                _check_jpeg_scans(image, field)
             if target_size is not None and image.format == "JPEG":
                 image.draft(image.mode, (int(target_size[0]), int(target_size[1])))
             image.load()
@@ -129,6 +141,36 @@ def open_image_bounded(source: ImageSource, *, max_pixels: int, field: str,
         raise SceneError(f"{field}: could not decode the image ({type(exc).__name__}: {exc}); re-export it",
                          field=field) from None
     return image
+
+
+def count_jpeg_scans(fp: IO[bytes], limit: int) -> int:
+    """Start-of-scan markers (FF DA) in a JPEG stream, counting stops past ``limit``; restores ``fp``'s position.
+
+    In entropy-coded data a 0xFF byte is always followed by 0x00 or a restart marker, so FF DA occurs
+    only as a marker (or inside an embedded thumbnail, which only over-counts).
+    """
+    position = fp.tell()
+    fp.seek(0)
+    count, carry = 0, b""
+    try:
+        while count <= limit:
+            chunk = fp.read(1 << 20)
+            if not chunk:
+                break
+            block = carry + chunk
+            count += block.count(b"\xff\xda")
+            carry = block[-1:] if block[-1:] == b"\xff" else b""
+    finally:
+        fp.seek(position)
+    return count
+
+
+def _check_jpeg_scans(image: Image.Image, field: str) -> None:
+    scans = count_jpeg_scans(image.fp, MAX_JPEG_SCANS)
+    if scans > MAX_JPEG_SCANS:
+        raise SceneError(
+            f"{field}: the JPEG has more than {MAX_JPEG_SCANS} scans (ordinary photos have about 10), which would "
+            "take minutes to decode; re-save it as a baseline JPEG or a PNG", field=field)
 
 
 _SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N")
@@ -154,8 +196,12 @@ def _converted(image: Image.Image, mode: str, field: str) -> Image.Image:
                          "first", field=field) from None
 
 
-def _from_uint8(arr: np.ndarray) -> np.ndarray:
+def from_uint8(arr: np.ndarray) -> np.ndarray:
+    """The one uint8 -> [0, 1] conversion, shared by every path (images, masks, scenes) so round trips are bit-exact."""
     return arr.astype(np.float32) / np.float32(255.0)
+
+
+_from_uint8 = from_uint8  # the name it had
 
 
 def mask_from_pil(image: Image.Image, field: str = "mask") -> np.ndarray:

@@ -8,59 +8,40 @@ second-guess its input: masks are float32 ``(H, W)`` arrays in ``[0, 1]`` at
 canvas resolution, images are float32 ``(H, W, 3)`` arrays in ``[0, 1]``, and
 all arrays are read-only so a scene can safely be shared, hashed and cached.
 
-Scenes round-trip through a small JSON format (masks as PNG data URLs) so that
-palettes and scenes can be saved, shared and hand-written; hand-written files
-may describe masks as simple shapes (rect, ellipse, polygon) instead of PNGs.
+Equality and hashing are dataclasses' own, over the fields with each array replaced by its digest
+(``mask_digest``, ``image_digest``). The value types live here; the rest is split by concern:
+
+- limits of every field: the field table, fields.py (checked through validation.check_field)
+- arrays (masks and images to float32 at canvas size): scene_arrays.py
+- the JSON scene format (masks as PNG data URLs): scene_json.py
+- masks drawn from shapes (rect, ellipse, polygon) in hand-written files: shapes.py
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
-import difflib
-import hashlib
-import io
-import json
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
 
-from .images import (ImageTooLarge, mask_from_pil, open_image_bounded, photo_pixel_budget, pixel_budget,
-                     rgb_from_pil)
-from .validation import SceneError, check_json_depth, is_int, is_number
-from .validation import describe as _describe
+from . import scene_json
+from .fields import FIELDS, MAX_SEED as _MAX_SEED_INCLUSIVE, MAX_TEXT_LENGTH
+from .scene_arrays import ASPECT_TOLERANCE  # noqa: F401  (re-exported)
+from .scene_arrays import digest, fit_image, fit_mask, freeze, normalize_image, normalize_mask
+from .scene_json import FORMAT_NAME, FORMAT_VERSION, MAX_SCENE_FILE_BYTES  # noqa: F401  (re-exported)
+from .shapes import MAX_COORDINATE  # noqa: F401  (re-exported)
+from .validation import SceneError, check_field, did_you_mean, is_int
 
 __all__ = ["SceneError", "Region", "Background", "Scene", "FORMAT_NAME", "FORMAT_VERSION"]
 
-FORMAT_NAME = "semanticdraw-scene"
-FORMAT_VERSION = 1
-
-MIN_SIDE = 64
-MAX_SIDE = 4096
-SIDE_MULTIPLE = 8
-MAX_SEED = 2**63
-MAX_BLUR = 256.0
-ASPECT_TOLERANCE = 0.01
-# Prompts longer than this are refused: text encoders read at most a few hundred characters, and
-# a megabyte of text is a pasted file, not a prompt.
-MAX_PROMPT_LENGTH = 10_000
-# Scene files larger than this are refused before reading (a 4096x4096 scene with a few PNG masks
-# is a few tens of MB).
-MAX_SCENE_FILE_BYTES = 512 * 2**20
-# Shape coordinates beyond this many pixels are refused (Pillow's polygon fill needs C integers).
-MAX_COORDINATE = 1e6
-
-_PNG_PREFIX = "data:image/png;base64,"
-_SHAPE_HELP = (
-    'use "data:image/png;base64,...", {"rect": [x0, y0, x1, y1]}, '
-    '{"ellipse": [cx, cy, rx, ry]} or {"polygon": [[x, y], ...]}'
-)
+# Limits of the scene's fields come from the field table (fields.py); these names stay for importers.
+MIN_SIDE, MAX_SIDE, SIDE_MULTIPLE = FIELDS["width"].min, FIELDS["width"].max, FIELDS["width"].multiple_of
+MAX_SEED = _MAX_SEED_INCLUSIVE + 1
+MAX_BLUR = FIELDS["mask_blur"].max
+MAX_PROMPT_LENGTH = MAX_TEXT_LENGTH
 
 
 def _nested(err: SceneError, prefix: str) -> SceneError:
@@ -69,286 +50,12 @@ def _nested(err: SceneError, prefix: str) -> SceneError:
     return SceneError(f"{path}: {err.message}", field=path)
 
 
-# --------------------------------------------------------------------------- #
-# small validators
-# --------------------------------------------------------------------------- #
+def _check(name: str, value: Any, path: str | None = None) -> Any:
+    """A field of the table (fields.py), refused with a SceneError naming it."""
+    return check_field(name, value, path=path, error=SceneError)
 
 
-_is_int = is_int  # Python and numpy integers, not bools (see validation.py)
-_is_number = is_number
-
-
-def _check_text(value: Any, name: str, field_name: str) -> str:
-    """Prompts must be real strings: a number or None usually means a mixed-up argument."""
-    if not isinstance(value, str):
-        raise SceneError(
-            f"{name} must be a string, got {type(value).__name__} {_describe(value)}", field=field_name
-        )
-    if len(value) > MAX_PROMPT_LENGTH:
-        raise SceneError(
-            f"{name} is {len(value):,} characters long, more than the {MAX_PROMPT_LENGTH:,} allowed; "
-            "shorten it (text encoders read only the first few hundred characters)", field=field_name)
-    return value
-
-
-def _check_unit_range(value: Any, name: str, field_name: str, hi: float) -> float:
-    """Validate a finite number in ``[0, hi]`` and return it as a plain float."""
-    if not _is_number(value) or not _finite(value) or not 0.0 <= float(value) <= hi:
-        bound = f"{hi:g}"
-        raise SceneError(f"{name} must be a number in [0, {bound}], got {_describe(value)}", field=field_name)
-    return float(value)
-
-
-def _finite(value: Any) -> bool:
-    """math.isfinite that is False (not OverflowError) for integers too large for a float."""
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
-
-
-def _suggest_sides(value: int) -> str:
-    """Nearest valid canvas sides, so the error message can say what to use instead."""
-    lo = min(MAX_SIDE, max(MIN_SIDE, value // SIDE_MULTIPLE * SIDE_MULTIPLE))
-    hi = min(MAX_SIDE, max(MIN_SIDE, -(-value // SIDE_MULTIPLE) * SIDE_MULTIPLE))
-    return f"try {lo}" if lo == hi else f"try {lo} or {hi}"
-
-
-def _check_side(value: Any, name: str) -> int:
-    """Canvas sides must be multiples of 8 (the VAE downsamples by 8) within a sane range."""
-    if not _is_int(value):
-        raise SceneError(f"{name}: expected an integer, got {_short(value)}", field=name)
-    value = int(value)
-    if value % SIDE_MULTIPLE or not MIN_SIDE <= value <= MAX_SIDE:
-        raise SceneError(
-            f"{name} must be a multiple of {SIDE_MULTIPLE} between {MIN_SIDE} and {MAX_SIDE}, "
-            f"got {value}; {_suggest_sides(value)}",
-            field=name,
-        )
-    return value
-
-
-def _check_seed(value: Any) -> int:
-    """Seeds feed torch.Generator.manual_seed, which needs a non-negative 63-bit integer."""
-    if not _is_int(value):
-        raise SceneError(f"seed: expected an integer, got {_short(value)}", field="seed")
-    value = int(value)
-    if not 0 <= value < MAX_SEED:
-        raise SceneError(
-            f"seed must be an integer in [0, 2**63 - 1], got {value}; use e.g. seed % 2**63",
-            field="seed",
-        )
-    return value
-
-
-def _short(value: Any) -> str:
-    """repr for messages, kept short for huge or deeply nested values."""
-    return _describe(value).rsplit(" (", 1)[0]
-
-
-def _freeze(arr: np.ndarray) -> np.ndarray:
-    """Own, contiguous, read-only float32 copy with -0.0 folded to 0.0 (stable digests)."""
-    out = np.array(arr, dtype=np.float32, order="C", copy=True)
-    out += np.float32(0.0)  # -0.0 + 0.0 == +0.0, so equal masks have equal bytes
-    out.flags.writeable = False
-    return out
-
-
-def _digest(arr: np.ndarray) -> str:
-    """Short sha1 of shape + float32 bytes: cheap identity for caches and equality."""
-    h = hashlib.sha1(repr(tuple(arr.shape)).encode("ascii"))
-    h.update(np.ascontiguousarray(arr, dtype=np.float32).tobytes())
-    return h.hexdigest()[:16]
-
-
-def _from_uint8(arr: np.ndarray) -> np.ndarray:
-    """The one uint8 -> [0, 1] conversion, shared by every path so round trips are bit-exact."""
-    return arr.astype(np.float32) / np.float32(255.0)
-
-
-def _to_uint8(arr: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`_from_uint8` (rounded), used for PNG export."""
-    return np.clip(np.round(arr * np.float32(255.0)), 0, 255).astype(np.uint8)
-
-
-def _as_numeric_array(value: Any, name: str, field_name: str) -> np.ndarray:
-    """Turn array-likes into an ndarray, refusing ragged or non-numeric input with a clear hint."""
-    if value is None:
-        raise SceneError(f"{name} is required: pass a numpy array, nested list or PIL image", field=field_name)
-    try:
-        arr = np.asarray(value)
-    except (ValueError, TypeError) as exc:
-        raise SceneError(
-            f"{name} could not be read as an array ({exc}); pass equal-length rows of numbers",
-            field=field_name,
-        ) from None
-    if arr.dtype.kind not in "biuf":
-        raise SceneError(
-            f"{name} has non-numeric dtype {arr.dtype}; pass bool, uint8 or float values",
-            field=field_name,
-        )
-    if arr.size == 0:
-        raise SceneError(f"{name} is empty (shape {tuple(arr.shape)}); pass a non-empty array", field=field_name)
-    return arr
-
-
-def _check_finite_unit(arr: np.ndarray, name: str, field_name: str, what: str) -> None:
-    """Float inputs must already be in [0, 1]: silently clipping would hide a scaling bug."""
-    if not np.all(np.isfinite(arr)):
-        raise SceneError(
-            f"{name} contains NaN or infinite values: replace them (e.g. np.nan_to_num) "
-            f"or pass a clean {what}",
-            field=field_name,
-        )
-    lo, hi = float(arr.min()), float(arr.max())
-    if lo < 0.0 or hi > 1.0:
-        raise SceneError(
-            f"{name} float values must be within [0, 1], got range [{lo:g}, {hi:g}]; "
-            f"rescale (e.g. divide by 255) or pass a uint8 array",
-            field=field_name,
-        )
-
-
-# --------------------------------------------------------------------------- #
-# mask / image normalisation
-# --------------------------------------------------------------------------- #
-
-
-def _is_image_source(value: Any) -> bool:
-    """PIL images, encoded image bytes, paths and binary files are decoded (bounded) by images.py."""
-    return isinstance(value, (Image.Image, bytes, bytearray, memoryview, str, os.PathLike)) or hasattr(value, "read")
-
-
-def _normalize_mask(value: Any) -> np.ndarray:
-    """Accept bool/uint8/float/int-0-1 arrays, nested lists, PIL images, image files or bytes; return float32.
-
-    Images are bounded by the largest canvas's mask budget here; the Scene applies its own canvas's.
-    PIL modes are read as images.mask_from_pil says (16-bit scaled by 65535, mode F as [0, 1] values).
-    """
-    if _is_image_source(value):
-        if isinstance(value, Image.Image) and (value.width == 0 or value.height == 0):
-            raise SceneError("mask is empty (size 0); pass a non-empty image", field="mask")
-        image = open_image_bounded(value, max_pixels=pixel_budget(MAX_SIDE, MAX_SIDE), field="mask")
-        arr = mask_from_pil(image, "mask")
-    else:
-        arr = _as_numeric_array(value, "mask", "mask")
-    if arr.ndim != 2:
-        raise SceneError(
-            f"mask must be a 2-D (H, W) array, got shape {tuple(arr.shape)}; "
-            "for a multi-channel image pick one channel or pass a PIL image",
-            field="mask",
-        )
-    if arr.size > pixel_budget(MAX_SIDE, MAX_SIDE):  # before any conversion touches the pixels
-        raise SceneError(
-            f"a {arr.shape[1]}x{arr.shape[0]} mask is larger than any canvas allows (at most "
-            f"{pixel_budget(MAX_SIDE, MAX_SIDE):,} pixels); pass an (H, W) mask the size of your canvas",
-            field="mask",
-        )
-    kind = arr.dtype.kind
-    if kind == "b":
-        return arr.astype(np.float32)
-    if arr.dtype == np.uint8:
-        return _from_uint8(arr)
-    if kind in "iu":
-        lo, hi = int(arr.min()), int(arr.max())
-        if lo < 0 or hi > 1:
-            raise SceneError(
-                f"mask integer values must be 0 or 1 (dtype {arr.dtype}, range {lo}..{hi}); "
-                "pass a uint8 array for 0-255 masks, a bool array, or floats in [0, 1]",
-                field="mask",
-            )
-        return arr.astype(np.float32)
-    _check_finite_unit(arr, "mask", "mask", "mask")
-    return arr.astype(np.float32)
-
-
-def _normalize_image(value: Any) -> np.ndarray:
-    """Accept PIL images (any mode), image files or bytes, uint8 or float [0, 1] (H, W, 3|4) arrays.
-
-    Returns float32 RGB. Images are bounded by the photo budget of the largest canvas; PIL modes are
-    read as images.rgb_from_pil says (mode F as [0, 1] values, 16-bit scaled by 65535).
-    """
-    name = "background.image"
-    if _is_image_source(value):
-        if isinstance(value, Image.Image) and (value.width == 0 or value.height == 0):
-            raise SceneError(f"{name} is empty (size 0); pass a non-empty image", field="image")
-        image = open_image_bounded(value, max_pixels=photo_pixel_budget(MAX_SIDE, MAX_SIDE), field="image")
-        arr = rgb_from_pil(image, "image")
-        _check_finite_unit(arr, name, "image", "image")
-        return arr
-    arr = _as_numeric_array(value, name, "image")
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-        raise SceneError(
-            f"{name} must be an (H, W, 3) RGB or (H, W, 4) RGBA array, got shape {tuple(arr.shape)}; "
-            "for grayscale pass a PIL image or np.stack([gray] * 3, axis=-1)",
-            field="image",
-        )
-    arr = arr[:, :, :3]
-    if arr.dtype == np.uint8:
-        return _from_uint8(arr)
-    if arr.dtype.kind != "f":
-        raise SceneError(
-            f"{name} has dtype {arr.dtype}; pass uint8 values 0-255 or floats in [0, 1]",
-            field="image",
-        )
-    _check_finite_unit(arr, name, "image", "image")
-    return arr.astype(np.float32)
-
-
-def _aspect_matches(shape: tuple[int, int], width: int, height: int) -> bool:
-    """Masks drawn at a different resolution are fine as long as they are not distorted."""
-    h, w = shape
-    return abs((w / h) / (width / height) - 1.0) <= ASPECT_TOLERANCE + 1e-9
-
-
-def _resize_plane(plane: np.ndarray, width: int, height: int, resample: Image.Resampling) -> np.ndarray:
-    """Resize one float32 plane through Pillow's mode "F" (no 8-bit quantisation)."""
-    img = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32))
-    out = np.asarray(img.resize((width, height), resample=resample), dtype=np.float32)
-    return np.clip(out, 0.0, 1.0)
-
-
-def _fit_mask(mask: np.ndarray, width: int, height: int, path: str) -> np.ndarray | None:
-    """Resize a mask to the canvas (bilinear) or explain why it cannot be; None if already fits."""
-    if mask.shape == (height, width):
-        return None
-    if mask.size > pixel_budget(width, height):
-        raise SceneError(
-            f"{path}: a {mask.shape[1]}x{mask.shape[0]} mask is too large for the {width}x{height} canvas "
-            f"(at most {pixel_budget(width, height):,} pixels); pass a ({height}, {width}) mask", field=path)
-    if not _aspect_matches(mask.shape, width, height):
-        raise SceneError(
-            f"{path}: shape {tuple(mask.shape)} does not match the {width}x{height} canvas and has a "
-            f"different aspect ratio; pass a ({height}, {width}) mask",
-            field=path,
-        )
-    return _resize_plane(mask, width, height, Image.Resampling.BILINEAR)
-
-
-def _fit_image(image: np.ndarray, width: int, height: int) -> np.ndarray | None:
-    """Resize a background image to the canvas (bicubic, float path); None if already fits."""
-    if image.shape[:2] == (height, width):
-        return None
-    if image.shape[0] * image.shape[1] > photo_pixel_budget(width, height):
-        raise SceneError(
-            f"background.image: a {image.shape[1]}x{image.shape[0]} image is too large for the {width}x{height} "
-            f"canvas (at most {photo_pixel_budget(width, height):,} pixels); scale it down", field="background.image")
-    if not _aspect_matches(image.shape[:2], width, height):
-        raise SceneError(
-            f"background.image: shape {tuple(image.shape)} does not match the {width}x{height} canvas "
-            f"and has a different aspect ratio; pass a ({height}, {width}, 3) image",
-            field="background.image",
-        )
-    planes = [_resize_plane(image[:, :, c], width, height, Image.Resampling.BICUBIC) for c in range(3)]
-    return np.stack(planes, axis=-1)
-
-
-# --------------------------------------------------------------------------- #
-# dataclasses
-# --------------------------------------------------------------------------- #
-
-
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(frozen=True, repr=False)
 class Region:
     """One prompt painted through one soft mask.
 
@@ -357,56 +64,34 @@ class Region:
     """
 
     prompt: str
-    mask: np.ndarray
+    mask: np.ndarray = field(compare=False)
     negative_prompt: str = ""
     prompt_strength: float = 1.0
     mask_strength: float = 1.0
     mask_blur: float = 0.0
+    # Short stable hex digest of the mask (shape + float32 bytes): equality, hashing and caches use it.
+    mask_digest: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
-        prompt = _check_text(self.prompt, "prompt", "prompt")
+        prompt = _check("prompt", self.prompt)
         if not prompt.strip():
             raise SceneError(
                 "Region prompt is empty: give the region a text such as 'a red apple', or remove it",
                 field="prompt",
             )
-        negative = _check_text(self.negative_prompt, "negative_prompt", "negative_prompt")
         values = {
             "prompt": prompt,
-            "negative_prompt": negative,
-            "prompt_strength": _check_unit_range(self.prompt_strength, "prompt_strength", "prompt_strength", 1.0),
-            "mask_strength": _check_unit_range(self.mask_strength, "mask_strength", "mask_strength", 1.0),
-            "mask_blur": _check_unit_range(self.mask_blur, "mask_blur", "mask_blur", MAX_BLUR),
-            "mask": _freeze(_normalize_mask(self.mask)),
+            "negative_prompt": _check("negative_prompt", self.negative_prompt),
+            "prompt_strength": _check("prompt_strength", self.prompt_strength),
+            "mask_strength": _check("mask_strength", self.mask_strength),
+            "mask_blur": _check("mask_blur", self.mask_blur),
+            "mask": freeze(normalize_mask(self.mask)),
         }
+        values["mask_digest"] = digest(values["mask"])
         for key, value in values.items():
             object.__setattr__(self, key, value)
-        object.__setattr__(self, "_mask_digest", _digest(values["mask"]))
 
-    @property
-    def mask_digest(self) -> str:
-        """Short stable hex digest of the mask (shape + float32 bytes), for caches."""
-        return self._mask_digest  # type: ignore[attr-defined]
-
-    def _key(self) -> tuple:
-        return (
-            self.prompt,
-            self.negative_prompt,
-            self.prompt_strength,
-            self.mask_strength,
-            self.mask_blur,
-            self.mask_digest,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Region):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # compact: the mask as its size and coverage, not a page of numbers
         h, w = self.mask.shape
         return (
             f"Region(prompt={self.prompt!r}, mask=<{h}x{w} float32, coverage {float(self.mask.mean()):.0%}>, "
@@ -424,38 +109,23 @@ class Region:
         return _replace(self, "Region", changes)
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(frozen=True, repr=False)
 class Background:
     """What goes behind the regions: a global prompt, an optional init image, a global negative prompt."""
 
     prompt: str = ""
-    image: np.ndarray | None = None
+    image: np.ndarray | None = field(default=None, compare=False)
     negative_prompt: str = ""
+    # Short stable hex digest of the image, or None when there is no image.
+    image_digest: str | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        prompt = _check_text(self.prompt, "background.prompt", "prompt")
-        negative = _check_text(self.negative_prompt, "background.negative_prompt", "negative_prompt")
-        image = None if self.image is None else _freeze(_normalize_image(self.image))
-        object.__setattr__(self, "prompt", prompt)
-        object.__setattr__(self, "negative_prompt", negative)
+        image = None if self.image is None else freeze(normalize_image(self.image))
+        object.__setattr__(self, "prompt", _check("prompt", self.prompt, "background.prompt"))
+        object.__setattr__(self, "negative_prompt",
+                           _check("negative_prompt", self.negative_prompt, "background.negative_prompt"))
         object.__setattr__(self, "image", image)
-        object.__setattr__(self, "_image_digest", None if image is None else _digest(image))
-
-    @property
-    def image_digest(self) -> str | None:
-        """Short stable hex digest of the image, or None when there is no image."""
-        return self._image_digest  # type: ignore[attr-defined]
-
-    def _key(self) -> tuple:
-        return (self.prompt, self.negative_prompt, self.image_digest)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Background):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
+        object.__setattr__(self, "image_digest", None if image is None else digest(image))
 
     def __repr__(self) -> str:
         image = "None" if self.image is None else f"<{self.image.shape[0]}x{self.image.shape[1]} RGB float32>"
@@ -474,16 +144,11 @@ class Background:
 
 def _replace(obj: Any, kind: str, changes: dict[str, Any]) -> Any:
     """dataclasses.replace, but unknown field names raise SceneError listing the valid ones."""
-    names = [f.name for f in dataclasses.fields(obj)]
+    names = [f.name for f in dataclasses.fields(obj) if f.init]
     for key in changes:
         if key not in names:
-            raise SceneError(f"{kind} has no field {key!r}{_did_you_mean(key, names)}; fields are {names}")
+            raise SceneError(f"{kind} has no field {key!r}{did_you_mean(key, names)}; fields are {names}")
     return dataclasses.replace(obj, **changes)
-
-
-def _did_you_mean(key: str, allowed: list[str]) -> str:
-    match = difflib.get_close_matches(str(key), allowed, n=1)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def _check_regions(value: Any) -> tuple[Region, ...]:
@@ -502,7 +167,7 @@ def _check_regions(value: Any) -> tuple[Region, ...]:
     return tuple(value)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True)
 class Scene:
     """A whole regional-generation request: canvas, seed, background and regions.
 
@@ -518,9 +183,9 @@ class Scene:
     regions: tuple[Region, ...] = ()
 
     def __post_init__(self) -> None:
-        width = _check_side(self.width, "width")
-        height = _check_side(self.height, "height")
-        seed = _check_seed(self.seed)
+        width = _check("width", self.width)
+        height = _check("height", self.height)
+        seed = _check("seed", self.seed)
         background = self.background
         if not isinstance(background, Background):
             raise SceneError(
@@ -539,17 +204,6 @@ class Scene:
                            ("background", background), ("regions", regions)):
             object.__setattr__(self, key, value)
 
-    def _key(self) -> tuple:
-        return (self.width, self.height, self.seed, self.background, self.regions)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Scene):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
     def with_(self, **changes: Any) -> Scene:
         """Validated copy with some fields changed (e.g. ``scene.with_(seed=1)``)."""
         return _replace(self, "Scene", changes)
@@ -557,7 +211,7 @@ class Scene:
     def with_region(self, index: int, **changes: Any) -> Scene:
         """Validated copy with region ``index`` changed (e.g. a new prompt from a text box)."""
         n = len(self.regions)
-        if not _is_int(index) or not -n <= int(index) < n:
+        if not is_int(index) or not -n <= int(index) < n:
             hint = f"use an index in 0..{n - 1}" if n else "add one with scene.with_(regions=[...]) first"
             raise SceneError(
                 f"regions[{index}]: no such region; this scene has {n} region(s), {hint}",
@@ -570,24 +224,11 @@ class Scene:
             raise _nested(exc, f"regions[{index}]") from None
         return self.with_(regions=tuple(regions))
 
-    # ----------------------------------------------------------------- JSON --
+    # ----------------------------------------------------------------- JSON (scene_json.py) --
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict; masks/images become PNG data URLs."""
-        bg = self.background
-        return {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "width": self.width,
-            "height": self.height,
-            "seed": self.seed,
-            "background": {
-                "prompt": bg.prompt,
-                "negative_prompt": bg.negative_prompt,
-                "image": None if bg.image is None else _png_data_url(_to_uint8(bg.image), "RGB"),
-            },
-            "regions": [_region_to_dict(r) for r in self.regions],
-        }
+        return scene_json.scene_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scene:
@@ -596,42 +237,21 @@ class Scene:
 
     def to_json(self, indent: int | None = 2) -> str:
         """Serialise to the portable JSON scene format."""
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False, ensure_ascii=False)
+        return scene_json.scene_to_json(self, indent)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Scene:
         """Parse a JSON scene; syntax errors become SceneError with line/column."""
-        if not isinstance(text, (str, bytes, bytearray)):
-            raise SceneError(f"from_json expects JSON text (str or bytes), got {type(text).__name__}")
-        try:
-            data = json.loads(text)
-        except RecursionError:
-            raise SceneError("invalid JSON: nested too deeply to be a scene file; check that this is the "
-                             "right file") from None
-        except json.JSONDecodeError as exc:
-            raise SceneError(
-                f"invalid JSON at line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}; "
-                "fix the file or re-save it with Scene.save"
-            ) from None
-        except UnicodeDecodeError as exc:
-            raise SceneError(f"invalid JSON: not UTF-8 text ({exc}); save the file as UTF-8") from None
-        return _scene_from_dict(data)
+        return _scene_from_dict(scene_json.read_json(text))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the scene as UTF-8 JSON to ``path``."""
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(self.to_json())
-            fh.write("\n")
+        scene_json.write_scene_file(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Scene:
         """Read a scene file; errors are prefixed with the file name so users know which file is bad."""
-        size = os.path.getsize(path)
-        if size > MAX_SCENE_FILE_BYTES:
-            raise SceneError(f"{os.fspath(path)}: {size:,} bytes is too large for a scene file "
-                             f"(at most {MAX_SCENE_FILE_BYTES:,}); check that this is the right file")
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = scene_json.read_scene_file(path)
         try:
             return cls.from_json(raw)
         except SceneError as exc:
@@ -639,218 +259,29 @@ class Scene:
 
 
 def _fit_region(region: Region, width: int, height: int, index: int) -> Region:
-    resized = _fit_mask(region.mask, width, height, f"regions[{index}].mask")
+    resized = fit_mask(region.mask, width, height, f"regions[{index}].mask")
     return region if resized is None else dataclasses.replace(region, mask=resized)
 
 
 def _fit_background(background: Background, width: int, height: int) -> Background:
     if background.image is None:
         return background
-    resized = _fit_image(background.image, width, height)
+    resized = fit_image(background.image, width, height)
     return background if resized is None else dataclasses.replace(background, image=resized)
 
 
-# --------------------------------------------------------------------------- #
-# JSON helpers
-# --------------------------------------------------------------------------- #
-
-
-def _png_data_url(arr: np.ndarray, mode: str) -> str:
-    buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(arr)).convert(mode).save(buf, format="PNG")
-    return _PNG_PREFIX + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _region_to_dict(region: Region) -> dict[str, Any]:
-    return {
-        "prompt": region.prompt,
-        "negative_prompt": region.negative_prompt,
-        "prompt_strength": region.prompt_strength,
-        "mask_strength": region.mask_strength,
-        "mask_blur": region.mask_blur,
-        "mask": _png_data_url(_to_uint8(region.mask), "L"),
-    }
-
-
-_SCENE_KEYS = ("format", "version", "width", "height", "seed", "background", "regions")
-_BACKGROUND_KEYS = ("prompt", "negative_prompt", "image")
-_REGION_KEYS = ("prompt", "negative_prompt", "prompt_strength", "mask_strength", "mask_blur", "mask")
-
-
-def _check_object(value: Any, path: str, what: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise SceneError(f"{path}: expected an object ({what}), got {type(value).__name__}", field=path)
-    return value
-
-
-def _check_keys(data: Mapping[str, Any], allowed: tuple[str, ...], path: str) -> None:
-    """Unknown keys are refused so typos like "promt" do not silently fall back to defaults."""
-    for key in data:
-        if key not in allowed:
-            where = f"{path}: unknown key" if path else "unknown key"
-            raise SceneError(
-                f"{where} {key!r}{_did_you_mean(key, list(allowed))}; allowed keys are {list(allowed)}",
-                field=path or None,
-            )
-
-
-def _check_header(data: Mapping[str, Any]) -> None:
-    """``format`` and ``version`` are optional (hand-written files) but must be right when given."""
-    if "format" in data and data["format"] != FORMAT_NAME:
-        raise SceneError(
-            f"format: expected {FORMAT_NAME!r}, got {data['format']!r}; this is not a SemanticDraw scene file",
-            field="format",
-        )
-    if "version" in data:
-        version = data["version"]
-        if not _is_int(version) or version < 1:
-            raise SceneError(f"version: expected a positive integer, got {version!r}", field="version")
-        if version > FORMAT_VERSION:
-            raise SceneError(
-                f"version: this file uses scene format version {version}, but this semanticdraw_widgets "
-                f"reads only version {FORMAT_VERSION}; upgrade the package (pip install -U semanticdraw_widgets)",
-                field="version",
-            )
-
-
 def _scene_from_dict(data: Any) -> Scene:
-    data = _check_object(data, "scene", "a SemanticDraw scene")
-    check_json_depth(data, "scene", error=SceneError)
-    _check_header(data)
-    _check_keys(data, _SCENE_KEYS, "")
-    width = _check_side(data.get("width", 512), "width")
-    height = _check_side(data.get("height", 512), "height")
-    seed = _check_seed(data.get("seed", 0))
-    background = _background_from_dict(data.get("background", {}), width, height)
-    raw_regions = data.get("regions", [])
-    if not isinstance(raw_regions, list):
-        raise SceneError(f"regions: expected a list of region objects, got {type(raw_regions).__name__}",
-                         field="regions")
-    regions = [_region_from_dict(r, i, width, height) for i, r in enumerate(raw_regions)]
-    return Scene(width=width, height=height, seed=seed, background=background, regions=tuple(regions))
+    """The Scene a JSON-like dict describes: scene_json checks its structure, the value types its values."""
+    parts = scene_json.parse_scene(data, finish_region=_region_fitted)
+    background = Background(**parts["background"])
+    return Scene(width=parts["width"], height=parts["height"], seed=parts["seed"], background=background,
+                 regions=tuple(parts["regions"]))
 
 
-def _background_from_dict(data: Any, width: int, height: int) -> Background:
-    data = _check_object(data, "background", "with 'prompt', 'negative_prompt' and 'image'")
-    _check_keys(data, _BACKGROUND_KEYS, "background")
-    image = data.get("image")
-    if image is not None:
-        if not isinstance(image, str):
-            raise SceneError(
-                f"background.image: expected null or a PNG data URL, got {type(image).__name__}",
-                field="background.image",
-            )
-        image = _decode_png(image, "background.image", photo_pixel_budget(width, height), (width, height))
-    return Background(
-        prompt=data.get("prompt", ""), image=image, negative_prompt=data.get("negative_prompt", "")
-    )
-
-
-def _region_from_dict(data: Any, index: int, width: int, height: int) -> Region:
-    path = f"regions[{index}]"
-    data = _check_object(data, path, "with 'prompt' and 'mask'")
-    _check_keys(data, _REGION_KEYS, path)
-    for required in ("prompt", "mask"):
-        if required not in data:
-            raise SceneError(f"{path}.{required}: missing; every region needs a prompt and a mask",
-                             field=f"{path}.{required}")
-    mask = _mask_from_json(data["mask"], f"{path}.mask", width, height)
-    kwargs = {k: data[k] for k in _REGION_KEYS if k in data and k != "mask"}
+def _region_fitted(kwargs: dict[str, Any], index: int, width: int, height: int) -> Region:
+    """A region from a file, fitted to its canvas at once (one full-resolution mask alive at a time)."""
     try:
-        return Region(mask=mask, **kwargs)
+        region = Region(**kwargs)
     except SceneError as exc:
-        raise _nested(exc, path) from None
-
-
-def _mask_from_json(value: Any, path: str, width: int, height: int) -> Any:
-    """A mask in a file is a PNG data URL or a simple shape in canvas pixels."""
-    if isinstance(value, str):
-        if not value.strip().startswith(_PNG_PREFIX):
-            raise SceneError(f"{path}: not a PNG data URL or shape; {_SHAPE_HELP}", field=path)
-        return _decode_png(value, path, pixel_budget(width, height), (width, height))
-    if isinstance(value, Mapping):
-        if len(value) != 1 or next(iter(value)) not in _SHAPES:
-            raise SceneError(
-                f"{path}: not a PNG data URL or shape; expected exactly one of 'rect', 'ellipse', 'polygon', "
-                f"got keys {list(value)}; {_SHAPE_HELP}",
-                field=path,
-            )
-        kind, coords = next(iter(value.items()))
-        mask = _SHAPES[kind](coords, f"{path}.{kind}", width, height)
-        if not mask.any():
-            raise SceneError(
-                f"{path}.{kind}: {_short(coords)} covers no pixel of the {width}x{height} canvas (it lies outside "
-                f"it or between pixel centres); use coordinates within 0..{width} x 0..{height}",
-                field=f"{path}.{kind}")
-        return mask
-    raise SceneError(f"{path}: not a PNG data URL or shape (got {type(value).__name__}); {_SHAPE_HELP}",
-                     field=path)
-
-
-def _decode_png(text: str, path: str, max_pixels: int, size: tuple[int, int]) -> Image.Image:
-    """Decode a PNG data URL fully (so corrupt data fails here, with the field path).
-
-    The PNG header is checked against `max_pixels` (a budget tied to the canvas) before any pixel
-    is decoded, so a small file declaring a huge image costs nothing.
-    """
-    text = text.strip()
-    if not text.startswith(_PNG_PREFIX):
-        raise SceneError(f"{path}: not a PNG data URL; expected text starting with {_PNG_PREFIX!r}", field=path)
-    try:
-        raw = base64.b64decode(text[len(_PNG_PREFIX):], validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise SceneError(f"{path}: could not decode the PNG data URL ({exc}); re-export the image",
-                         field=path) from None
-    try:
-        return open_image_bounded(raw, max_pixels=max_pixels, field=path, target_size=size, formats=("PNG",))
-    except ImageTooLarge:
-        raise
-    except SceneError as exc:
-        detail = exc.message.split(": ", 1)[-1]
-        raise SceneError(f"{path}: could not decode the PNG data URL ({detail}); re-export the image",
-                         field=path) from None
-
-
-def _coords(value: Any, count: int, names: str, path: str) -> list[float]:
-    if (not isinstance(value, list) or len(value) != count
-            or not all(_is_number(v) and _finite(v) for v in value)):
-        raise SceneError(f"{path}: expected {count} numbers {names}, got {_short(value)}", field=path)
-    if any(abs(float(v)) > MAX_COORDINATE for v in value):
-        raise SceneError(f"{path}: coordinates must be within ±{MAX_COORDINATE:g} canvas pixels, got {_short(value)}",
-                         field=path)
-    return [float(v) for v in value]
-
-
-def _pixel_centres(width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel (i, j) covers [i, i+1) x [j, j+1); shapes are sampled at its centre."""
-    xs = np.arange(width, dtype=np.float64) + 0.5
-    ys = np.arange(height, dtype=np.float64) + 0.5
-    return xs[None, :], ys[:, None]
-
-
-def _rect_mask(value: Any, path: str, width: int, height: int) -> np.ndarray:
-    x0, y0, x1, y1 = _coords(value, 4, "[x0, y0, x1, y1]", path)
-    if x1 <= x0 or y1 <= y0:
-        raise SceneError(f"{path}: need x0 < x1 and y0 < y1, got {_short(value)}", field=path)
-    xs, ys = _pixel_centres(width, height)
-    return (xs >= x0) & (xs < x1) & (ys >= y0) & (ys < y1)
-
-
-def _ellipse_mask(value: Any, path: str, width: int, height: int) -> np.ndarray:
-    cx, cy, rx, ry = _coords(value, 4, "[cx, cy, rx, ry]", path)
-    if rx <= 0 or ry <= 0:
-        raise SceneError(f"{path}: radii rx and ry must be positive, got {_short(value)}", field=path)
-    xs, ys = _pixel_centres(width, height)
-    return ((xs - cx) / rx) ** 2 + ((ys - cy) / ry) ** 2 <= 1.0
-
-
-def _polygon_mask(value: Any, path: str, width: int, height: int) -> np.ndarray:
-    if not isinstance(value, list) or len(value) < 3:
-        raise SceneError(f"{path}: expected a list of at least 3 [x, y] points, got {_short(value)}", field=path)
-    points = [tuple(_coords(p, 2, "[x, y]", f"{path}[{i}]")) for i, p in enumerate(value)]
-    img = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(img).polygon(points, fill=255, outline=255)
-    return np.asarray(img) > 127
-
-
-_SHAPES = {"rect": _rect_mask, "ellipse": _ellipse_mask, "polygon": _polygon_mask}
+        raise _nested(exc, f"regions[{index}]") from None
+    return _fit_region(region, width, height, index)

@@ -17,20 +17,32 @@ Rules shared by all of them:
 
 Callers that have their own exception type pass it as ``error=`` (the Scene passes ``SceneError``,
 which subclasses :class:`ValidationError`).
+
+The limits themselves live in the field table (fields.py): :func:`check_field` applies a field's entry
+(kind, range, length, choices) through the checkers here, so a limit and its message have one home.
+This module imports only the table and the sampler registry (both plain data), never the backends, so
+the backends can import it without a cycle.
 """
 
 from __future__ import annotations
 
+import builtins
+import difflib
 import math
 import numbers
+import re
 import reprlib
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from .fields import Field, field as table_field
+from .samplers import steps_range
+
 __all__ = ["ValidationError", "SceneError", "describe", "is_int", "is_number", "as_int", "as_float", "as_bool",
-           "as_text", "as_choice", "as_device", "check_json_depth", "check_run_options", "MAX_JSON_DEPTH"]
+           "as_text", "as_choice", "as_device", "check_field", "check_json_depth", "check_run_options",
+           "MAX_JSON_DEPTH"]
 
 # Deeper JSON than this is refused up front: real scene files are 5 levels deep (scene > regions >
 # region > mask > polygon > point), and Python's recursion limit (1000) must never be reached.
@@ -62,6 +74,17 @@ def describe(value: Any) -> str:
     return f"{text} ({type(value).__name__})"
 
 
+def short_repr(value: Any) -> str:
+    """The repr part of :func:`describe`: short for huge or deeply nested values."""
+    return describe(value).rsplit(" (", 1)[0]
+
+
+def did_you_mean(key: Any, allowed: Iterable[str]) -> str:
+    """`` (did you mean 'prompt'?)`` for a near miss among ``allowed``, else an empty string."""
+    match = difflib.get_close_matches(str(key), list(allowed), n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
 def is_int(value: Any) -> bool:
     """True for Python and numpy integers, False for bools (``True`` is an int in Python)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
@@ -72,7 +95,10 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (numbers.Real, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
 
 
-def _range_text(lo: float | None, hi: float | None) -> str:
+def _range_text(lo: float | None, hi: float | None, text: str | None = None) -> str:
+    if text is not None:
+        return f" {text}" if text else ""
+    lo, hi = (None if v is None else int(v) if float(v).is_integer() and abs(v) < 2**53 else v for v in (lo, hi))
     if lo is not None and hi is not None:
         return f" between {lo:g} and {hi:g}"
     if lo is not None:
@@ -83,12 +109,13 @@ def _range_text(lo: float | None, hi: float | None) -> str:
 
 
 def as_int(value: Any, field: str, *, min: int | None = None, max: int | None = None, why: str = "",
-           error: type[ValidationError] = ValidationError) -> int:
+           error: type[ValidationError] = ValidationError, range_text: str | None = None) -> int:
     """A Python or numpy integer within [min, max] (inclusive), returned as ``int``.
 
-    ``why`` is appended to the range, e.g. ``" (the lcm sampler's range)"``.
+    ``why`` is appended to the range, e.g. ``" (the lcm sampler's range)"``; ``range_text`` replaces the
+    range as written (``"between 0 and 2**63 - 1"``).
     """
-    expected = f"{field} must be an integer{_range_text(min, max)}{why}"
+    expected = f"{field} must be an integer{_range_text(min, max, range_text)}{why}"
     if not is_int(value):
         hint = "pass a whole number"
         if isinstance(value, str):
@@ -105,9 +132,9 @@ def as_int(value: Any, field: str, *, min: int | None = None, max: int | None = 
 
 
 def as_float(value: Any, field: str, *, min: float | None = None, max: float | None = None, finite: bool = True,
-             error: type[ValidationError] = ValidationError) -> float:
+             error: type[ValidationError] = ValidationError, range_text: str | None = None) -> float:
     """A Python or numpy real number (integers too) within [min, max], returned as ``float``."""
-    expected = f"{field} must be a{' finite' if finite else ''} number{_range_text(min, max)}"
+    expected = f"{field} must be a{' finite' if finite else ''} number{_range_text(min, max, range_text)}"
     if not is_number(value):
         hint = "pass a number, not text" if isinstance(value, str) else "pass a number"
         raise error(f"{expected}, got {describe(value)}; {hint}", field=field)
@@ -133,7 +160,12 @@ def as_text(value: Any, field: str, *, max_length: int | None = None, allow_empt
             error: type[ValidationError] = ValidationError) -> str:
     """A ``str`` of at most ``max_length`` characters (and not blank unless ``allow_empty``)."""
     if not isinstance(value, str):
-        raise error(f"{field} must be text (a string), got {describe(value)}", field=field)
+        raise error(f"{field} must be a string (text), got {describe(value)}", field=field)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # JSON allows "\ud800"; no file or text encoder can hold it
+        raise error(f"{field} holds an unpaired surrogate U+{ord(value[exc.start]):04X} at character {exc.start}, "
+                    "which no text file can store; remove it", field=field) from None
     if max_length is not None and len(value) > max_length:
         raise error(f"{field} is {len(value)} characters long, more than the {max_length} allowed; shorten it",
                     field=field)
@@ -171,30 +203,85 @@ def check_json_depth(data: Any, field: str = "scene", *, max_depth: int = MAX_JS
         stack.extend((child, depth + 1) for child in children)
 
 
+def check_field(name: str, value: Any, *, path: str | None = None, min: float | None = None,
+                max: float | None = None, why: str = "", nullable: bool | None = None,
+                error: type[ValidationError] = ValidationError) -> Any:
+    """Check ``value`` against the field table's entry ``name`` (fields.py) and return it normalised.
+
+    ``path`` is the name shown and stored on the error (``"regions[1].mask_blur"``, ``"--steps"``); ``min`` and
+    ``max`` narrow the table's range where the context knows more (the sampler's steps), with ``why`` saying so;
+    ``nullable=False`` refuses None where the table allows it (the canvas's guidance is always a number).
+    """
+    spec = table_field(name)
+    label = path or name
+    if value is None and (spec.nullable if nullable is None else nullable):
+        return None
+    if spec.kind in ("int", "count"):
+        narrowed = min is not None or max is not None
+        lo = spec.min if min is None else min
+        hi = spec.max if max is None else max
+        if spec.multiple_of:  # one message for both rules, with the nearest good values
+            number = as_int(value, label, error=error, range_text=f"(a multiple of {spec.multiple_of} "
+                                                                  f"{spec.range_text()})")
+            if number % spec.multiple_of or not lo <= number <= hi:
+                raise error(f"{label} must be a multiple of {spec.multiple_of} {spec.range_text()}, got {number}; "
+                            f"{_nearest_multiples(number, spec)}", field=label)
+            return number
+        return as_int(value, label, min=lo, max=hi, why=why, error=error,
+                      range_text=None if narrowed or not spec.max_text else spec.range_text())
+    if spec.kind == "float":
+        return as_float(value, label, min=spec.min if min is None else min, max=spec.max if max is None else max,
+                        error=error)
+    if spec.kind == "bool":
+        return as_bool(value, label, error=error)
+    if spec.kind == "text":
+        return as_text(value, label, max_length=spec.max_length, error=error)
+    if spec.kind == "choice":
+        try:
+            return as_choice(value, label, spec.choices, error=error)
+        except ValidationError as refused:
+            if not spec.nullable:
+                raise
+            raise error(f"{refused.message}; or None", field=label) from None
+    if spec.kind == "color":
+        if not isinstance(value, str) or not _COLOR.match(value):
+            raise error(f'{label} must be a hex colour like "#d9503f", got {describe(value)}', field=label)
+        return value
+    raise AssertionError(f"field {name!r} has unknown kind {spec.kind!r}")
+
+
+_COLOR = re.compile(r"^#[0-9a-fA-F]{6}\Z")
+
+
+def _nearest_multiples(value: int, spec: Field) -> str:
+    """The nearest valid values of a multiple-of field, so the message can say what to use instead."""
+    step, lo_limit, hi_limit = spec.multiple_of, int(spec.min), int(spec.max)
+    lo = builtins.min(hi_limit, builtins.max(lo_limit, value // step * step))
+    hi = builtins.min(hi_limit, builtins.max(lo_limit, -(-value // step) * step))
+    return f"try {lo}" if lo == hi else f"try {lo} or {hi}"
+
+
 def check_run_options(backend: Any, *, steps: Any, guidance_scale: Any = None, bootstrap_steps: Any = 1,
                       mask_mode: Any = "continuous", cover_alpha: Any = 0.0,
                       error: type[ValidationError] = ValidationError) -> dict[str, Any]:
     """Check the sampling knobs shared by ``generate``, ``Stream`` and ``Session``; return them normalised.
 
     ``backend`` must be a Backend; ``steps`` is checked against the backend's sampler
-    (``backends.schedules.steps_range``), so LCM and TCD stop at their distillation's 50 steps.
+    (``samplers.steps_range``), so LCM and TCD stop at their distillation's 50 steps.
     """
-    from .backends.base import Backend
-    from .backends.schedules import steps_range
-    from .engine.masks import MASK_MODES
-
-    if not isinstance(backend, Backend):
+    # Duck-typed, not isinstance(backend, Backend): backends/ imports this module, so importing back would be a
+    # cycle. make_schedule is what the steps check needs; the rest of the protocol is used (and fails) at once.
+    if not callable(getattr(backend, "make_schedule", None)):
         raise error(f"backend must be a Backend such as semanticdraw_widgets.load_backend('toy'), "
                     f"got {describe(backend)}", field="backend")
     lo, hi, sampler = steps_range(backend)
     why = f" (the {sampler} sampler's range)" if sampler else ""
     return {
-        "steps": as_int(steps, "steps", min=lo, max=hi, why=why, error=error),
-        "guidance_scale": None if guidance_scale is None else as_float(guidance_scale, "guidance_scale",
-                                                                       min=0.0, error=error),
-        "bootstrap_steps": as_int(bootstrap_steps, "bootstrap_steps", min=0, error=error),
-        "mask_mode": as_choice(mask_mode, "mask_mode", MASK_MODES, error=error),
-        "cover_alpha": as_float(cover_alpha, "cover_alpha", min=0.0, max=1.0, error=error),
+        "steps": check_field("steps", steps, min=lo, max=hi, why=why, error=error),
+        "guidance_scale": check_field("guidance_scale", guidance_scale, error=error),
+        "bootstrap_steps": check_field("bootstrap_steps", bootstrap_steps, error=error),
+        "mask_mode": check_field("mask_mode", mask_mode, error=error),
+        "cover_alpha": check_field("cover_alpha", cover_alpha, error=error),
     }
 
 

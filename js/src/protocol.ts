@@ -4,43 +4,13 @@
 
 export const PROTOCOL_VERSION = 2;
 
-// -- the brush schema: defined once here, used everywhere in the front end ---------------------
-export const MAX_BRUSHES = 254; // label 0 is the background, so a uint8 label map holds 254 brushes
-export const MAX_TEXT_LENGTH = 1000; // prompts, negative prompts and names
+// The brush schema and the settings' limits are generated from the field table into ./fields
+// (python -m semanticdraw_widgets.fieldgen --write); re-exported so `from "./protocol"` keeps working.
+import { BRUSH_DEFAULTS, type Brush } from "./fields";
+export { BRUSH_DEFAULTS, BRUSH_LIMITS, GUIDANCE_LIMITS, MAX_BRUSHES, MAX_TEXT_LENGTH, STEPS_CHOICES } from "./fields";
+export type { Brush, BrushNumberField } from "./fields";
 export const PALETTE_FORMAT = "semanticdraw-palette";
 export const PALETTE_VERSION = 1;
-export const GUIDANCE_LIMITS: readonly [number, number] = [0, 20];
-export const STEPS_CHOICES: readonly number[] = [1, 2, 3, 4, 5, 6, 7, 8];
-
-export interface Brush {
-  name: string;
-  color: string; // CSS hex colour, e.g. "#d9503f"
-  prompt: string;
-  negative_prompt: string;
-  prompt_strength: number;
-  mask_strength: number;
-  mask_blur: number;
-  visible: boolean;
-}
-
-export type BrushNumberField = "prompt_strength" | "mask_strength" | "mask_blur";
-
-export const BRUSH_DEFAULTS: Readonly<Brush> = {
-  name: "brush",
-  color: "#888888",
-  prompt: "",
-  negative_prompt: "",
-  prompt_strength: 1,
-  mask_strength: 1,
-  mask_blur: 0,
-  visible: true,
-};
-
-export const BRUSH_LIMITS: Readonly<Record<BrushNumberField, readonly [number, number]>> = {
-  prompt_strength: [0, 1],
-  mask_strength: [0, 1],
-  mask_blur: [0, 64],
-};
 
 export interface BackgroundState {
   prompt: string;

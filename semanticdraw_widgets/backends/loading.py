@@ -15,56 +15,34 @@ what to do next for that cause.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import torch
 
+from ..fields import FAMILIES, LORA_SCALE_LIMITS  # noqa: F401  (re-exported)
+from ..samplers import ALL_SAMPLERS, DEFAULT_SAMPLER, sampler_of_scheduler, samplers_for  # noqa: F401
+from ..validation import check_field
 from .base import Backend, pick_device, pick_dtype
-from .schedules import SAMPLERS
-from .sd3 import FLOW_SAMPLERS
+from .errors import ModelLoadError, ModelNotAvailableOffline
+from .families import (FAMILY_NAMES, check_family, components, family_of_checkpoint_keys,  # noqa: F401
+                       family_of_file, family_of_index, read_model_index)
+from .hub import (cached_snapshot, download_command, hub_kwargs, hub_offline, hub_reachable,  # noqa: F401
+                  looks_like_hub_id, offline_error)
+from .lora import LORA_ALIASES, fuse_lora, precheck_lora  # noqa: F401
+from .safety import PICKLE_SUFFIXES, refuse_custom_code, refuse_pickled_components
+from .sanity import check_finite_weights, check_scheduler_config, check_vae_config
+from .vae import dtype_kwarg, load_vae
 
-FAMILIES = ("sd", "sdxl", "sd3")
-FAMILY_NAMES = {"sd": "SD1.x/2.x", "sdxl": "SDXL", "sd3": "SD3"}  # read with "an": an SD.., an SDXL..
+__all__ = ["ModelLoadError", "ModelNotAvailableOffline", "load_backend", "download_command", "family_of_index",
+           "family_of_checkpoint_keys", "FAMILIES", "FAMILY_NAMES", "LORA_ALIASES", "PICKLE_SUFFIXES", "ALL_SAMPLERS"]
+
 _PIPELINE_CLASS = {"sd": "StableDiffusionPipeline", "sdxl": "StableDiffusionXLPipeline",
                    "sd3": "StableDiffusion3Pipeline"}
-ALL_SAMPLERS = tuple(dict.fromkeys(SAMPLERS + FLOW_SAMPLERS))
-PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl")
-
-# Few-step LoRAs by nickname, per family: (hub id, weight file or None, sampler they are meant for).
-LORA_ALIASES: dict[str, dict[str, tuple[str, str | None, str]]] = {
-    "sd": {
-        "lcm": ("latent-consistency/lcm-lora-sdv1-5", None, "lcm"),
-        "tcd": ("h1t/TCD-SD15-LoRA", None, "tcd"),
-        "hyper-sd": ("ByteDance/Hyper-SD", "Hyper-SD15-1step-lora.safetensors", "tcd"),
-    },
-    "sdxl": {
-        "lcm": ("latent-consistency/lcm-lora-sdxl", None, "lcm"),
-        "tcd": ("h1t/TCD-SDXL-LoRA", None, "tcd"),
-        "lightning": ("ByteDance/SDXL-Lightning", "sdxl_lightning_4step_lora.safetensors", "euler"),
-        "hyper-sd": ("ByteDance/Hyper-SD", "Hyper-SDXL-4steps-lora.safetensors", "tcd"),
-    },
-    "sd3": {
-        "flash": ("jasperai/flash-sd3", None, "flash"),
-    },
-}
-_SAMPLER_BY_SCHEDULER = {"LCMScheduler": "lcm", "TCDScheduler": "tcd", "EulerDiscreteScheduler": "euler",
-                         "DDIMScheduler": "ddim", "FlowMatchEulerDiscreteScheduler": "euler"}
-_DEFAULT_SAMPLER = {"sd": "lcm", "sdxl": "euler", "sd3": "euler"}
-_SAFE_LIBRARIES = {"diffusers", "transformers", None}
-
-
-class ModelLoadError(RuntimeError):
-    """A model spec could not be turned into a backend; the message says what to do."""
-
-
-class ModelNotAvailableOffline(ModelLoadError):
-    """A hub model is not in the local cache and the hub cannot be reached."""
+_family_of_file = family_of_file  # the name it had here (tests and notebooks import it)
+_looks_like_hub_id = looks_like_hub_id
 
 
 @dataclass(frozen=True)
@@ -79,61 +57,6 @@ class LoadOptions:
     family: str | None
     allow_pickle: bool
     t5: bool
-
-
-def dtype_kwarg(dtype: torch.dtype) -> dict[str, torch.dtype]:
-    """diffusers renamed torch_dtype to dtype; pass the spelling this version expects."""
-    import diffusers
-
-    major, minor = (int(part) for part in diffusers.__version__.split(".")[:2])
-    return {"dtype": dtype} if (major, minor) >= (0, 40) else {"torch_dtype": dtype}
-
-
-def hub_offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """One quick TCP connect to the hub endpoint, so an unreachable hub fails in seconds, not after retries."""
-    from huggingface_hub import constants
-
-    endpoint = urlparse(constants.ENDPOINT)
-    try:
-        with socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def download_command(repo_id: str) -> str:
-    """The shell command that fetches a hub repository with the installed huggingface_hub."""
-    return f"hf download {repo_id}"  # the `hf` CLI replaced `huggingface-cli` in huggingface_hub 0.34
-
-
-def _offline_error(what: str, spec: str) -> ModelNotAvailableOffline:
-    return ModelNotAvailableOffline(
-        f"{what} {spec!r} is not in the local Hugging Face cache and the hub cannot be reached "
-        f"(HF_HUB_OFFLINE={os.environ.get('HF_HUB_OFFLINE', '')!r}). Download it on a machine with internet "
-        f"(`{download_command(spec)}`) and copy the cache, pass a local diffusers folder instead, "
-        f"or use load_backend('toy') for the offline teaching model.")
-
-
-def _cached_snapshot(spec: str) -> Path | None:
-    from huggingface_hub import snapshot_download
-
-    try:
-        return Path(snapshot_download(spec, local_files_only=True))
-    except Exception:  # not cached (LocalEntryNotFoundError) or an invalid id
-        return None
-
-
-def _hub_kwargs(spec: str, what: str) -> dict[str, Any]:
-    """local_files_only when cached; fail fast when the hub is down and the model is not cached."""
-    if _cached_snapshot(spec) is not None:
-        return {"local_files_only": True}
-    if hub_offline() or not hub_reachable():
-        raise _offline_error(what, spec)
-    return {}
 
 
 def load_backend(spec: str | os.PathLike = "toy", *, device: str | torch.device = "auto",
@@ -154,6 +77,10 @@ def load_backend(spec: str | os.PathLike = "toy", *, device: str | torch.device 
     compile: on CUDA, capture the denoiser and decoder calls as CUDA graphs once per shape
     (backends/acceleration.py), after any LoRA is fused; no effect elsewhere.
     """
+    # The field table's rules (fields.py): "no" is truthy, so only True/False are taken; lora_scale is finite.
+    allow_pickle, t5, compile = (check_field(name, value) for name, value in
+                                 (("allow_pickle", allow_pickle), ("t5", t5), ("compile", compile)))
+    lora_scale = check_field("lora_scale", lora_scale)
     if compile:
         from .acceleration import accelerate_backend
 
@@ -166,16 +93,14 @@ def load_backend(spec: str | os.PathLike = "toy", *, device: str | torch.device 
     if not text.strip():
         raise ModelLoadError("model spec is empty: pass 'toy', a local diffusers folder, a .safetensors file "
                              "or a hub id such as 'SimianLuo/LCM_Dreamshaper_v7'")
-    if sampler is not None and sampler not in ALL_SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}: choose one of {', '.join(ALL_SAMPLERS)}")
-    if family is not None and family not in FAMILIES:
-        raise ValueError(f"unknown family {family!r}: choose one of {', '.join(FAMILIES)} (or None to detect it)")
+    sampler = check_field("sampler", sampler)
+    family = check_field("family", family)
     device_ = pick_device(device)  # fails at once for an unknown or unavailable device
     if text == "toy":
         return _load_toy(device_, dtype=dtype, sampler=sampler, lora=lora, tiny_vae=tiny_vae, vae=vae,
                          config=config, family=family, t5=t5)
     if lora is not None:
-        _precheck_lora(lora, bool(allow_pickle))  # before loading gigabytes of model
+        precheck_lora(lora, bool(allow_pickle))  # before loading gigabytes of model
     options = LoadOptions(device=device_, dtype=pick_dtype(device_, dtype), sampler=sampler, lora=lora,
                           lora_scale=float(lora_scale), tiny_vae=tiny_vae, vae=vae, family=family,
                           allow_pickle=bool(allow_pickle), t5=bool(t5))
@@ -187,7 +112,7 @@ def load_backend(spec: str | os.PathLike = "toy", *, device: str | torch.device 
     if text.endswith((".safetensors",) + PICKLE_SUFFIXES) or os.sep in text.strip("/") and text.startswith(
             (".", "/", "~")):
         raise ModelLoadError(f"model file or folder {text!r} does not exist; check the path")
-    if _looks_like_hub_id(text):
+    if looks_like_hub_id(text):
         return _load_hub(text, options)
     raise ModelLoadError(
         f"unknown model spec {text!r}: use 'toy', a local diffusers folder, a .safetensors file, "
@@ -204,146 +129,29 @@ def _load_toy(device: torch.device, *, dtype: Any, sampler: str | None, **ignore
     if given:
         raise ValueError(f"the toy model does not take {', '.join(given)} (it is float32 maths with no weights, "
                          f"VAE or text encoder): drop {' and '.join(given)}, or load a diffusers model")
-    if sampler is not None and sampler not in SAMPLERS:
-        raise ValueError(f"the toy model has samplers {', '.join(SAMPLERS)}, not {sampler!r}")
+    if sampler is not None and sampler not in samplers_for("toy"):
+        raise ValueError(f"the toy model has samplers {', '.join(samplers_for('toy'))}, not {sampler!r}")
     return ToyBackend(device=device, sampler=sampler or "lcm")
-
-
-def _looks_like_hub_id(text: str) -> bool:
-    parts = text.split("/")
-    return len(parts) == 2 and all(p and not p.startswith(".") and " " not in p for p in parts)
-
-
-# --- family detection -------------------------------------------------------------------------------
-
-def _components(model_index: dict[str, Any]) -> set[str]:
-    """Names of the components a model_index.json lists (entries [library, class]; others are settings)."""
-    return {k for k, v in model_index.items() if not k.startswith("_") and isinstance(v, list)
-            and len(v) == 2 and v[0] is not None}
-
-
-def family_of_index(model_index: dict[str, Any]) -> str | None:
-    """sd / sdxl / sd3 from a model_index.json's components, or None for anything else."""
-    model_index = _components(model_index)
-    if "transformer" in model_index and "text_encoder_2" in model_index:
-        return "sd3"
-    if "transformer" in model_index:
-        return None  # another transformer family (PixArt, Flux, ...)
-    if "text_encoder_2" in model_index and "unet" in model_index:
-        return "sdxl"
-    if all(k in model_index for k in ("unet", "text_encoder", "tokenizer", "vae")):
-        return "sd"
-    return None
-
-
-def family_of_checkpoint_keys(keys: set[str]) -> str | None:
-    """sd / sdxl / sd3 from the tensor names of an original-format single-file checkpoint."""
-    if any(k.startswith("model.diffusion_model.joint_blocks.") for k in keys):
-        return "sd3"
-    if any(k.startswith(("conditioner.embedders.1.", "model.diffusion_model.label_emb.")) for k in keys):
-        return "sdxl"
-    if any(k.startswith(("cond_stage_model.", "model.diffusion_model.input_blocks.")) for k in keys):
-        return "sd"
-    return None
-
-
-def _read_model_index(folder: Path, origin: str) -> dict[str, Any]:
-    index_file = folder / "model_index.json"
-    if not index_file.is_file():
-        singles = sorted(p.name for p in folder.glob("*.safetensors"))
-        hint = (f"; it holds {', '.join(singles[:3])}: pass that file instead" if singles
-                else ": save one with pipeline.save_pretrained(folder)")
-        raise ModelLoadError(f"{str(folder)!r} is not a diffusers model folder (no model_index.json){hint}")
-    try:
-        index = json.loads(index_file.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ModelLoadError(f"{str(index_file)!r} is not valid UTF-8 JSON ({error}); "
-                             f"{_refetch_hint(folder, origin)}") from None
-    if not isinstance(index, dict):
-        raise ModelLoadError(f"{str(index_file)!r} must hold a JSON object of components, got "
-                             f"{type(index).__name__}; {_refetch_hint(folder, origin)}")
-    return index
-
-
-def _refetch_hint(folder: Path, origin: str) -> str:
-    if origin.startswith("hub:"):
-        return f"the cached copy is damaged: fetch it again with `{download_command(origin[4:])} --force-download`"
-    return "re-save the model with pipeline.save_pretrained(folder) or copy the folder again"
-
-
-def _refuse_custom_code(folder: Path, index: dict[str, Any]) -> None:
-    """A pipeline that names its own Python classes would run them: refuse, whatever the source."""
-    import diffusers
-
-    reasons = []
-    class_name = index.get("_class_name")
-    if isinstance(class_name, list) or (isinstance(class_name, str) and not hasattr(diffusers, class_name)):
-        reasons.append(f"_class_name {class_name!r} is not a diffusers pipeline")
-    for name, entry in index.items():
-        if name.startswith("_"):
-            continue
-        if isinstance(entry, dict):
-            raise ModelLoadError(f"{str(folder / 'model_index.json')!r}: entry {name!r} must be [library, class] "
-                                 f"or a plain value, got {entry!r}; re-save the model with "
-                                 f"pipeline.save_pretrained(folder)")
-        if isinstance(entry, list) and (len(entry) != 2 or entry[0] not in _SAFE_LIBRARIES):
-            reasons.append(f"component {name!r} is {entry!r}")
-    code = sorted(str(p.relative_to(folder)) for p in folder.glob("*.py")) + sorted(
-        str(p.relative_to(folder)) for p in folder.glob("*/*.py"))
-    if code:
-        reasons.append(f"it ships Python code ({', '.join(code[:3])})")
-    if reasons:
-        raise ModelLoadError(f"{str(folder)!r} contains custom code ({'; '.join(reasons)}); semanticdraw never "
-                             f"runs model code from a model folder or the hub. Use a standard diffusers "
-                             f"SD1.x/2.x, SDXL or SD3 pipeline saved with save_pretrained")
-
-
-def _refuse_pickled_components(folder: Path, index: dict[str, Any], allow_pickle: bool) -> None:
-    if allow_pickle:
-        return
-    for name, entry in index.items():
-        sub = folder / name
-        if name not in _components(index) or not sub.is_dir():
-            continue
-        files = [p for p in sub.iterdir() if p.is_file()]
-        weights = [p for p in files if p.suffix in PICKLE_SUFFIXES + (".safetensors",)]
-        if weights and not any(p.suffix == ".safetensors" for p in weights):
-            raise ModelLoadError(
-                f"component {name!r} of {str(folder)!r} has only pickle weights ({weights[0].name}); unpickling "
-                f"can run arbitrary code. Convert it to safetensors (pipeline.save_pretrained(folder, "
-                f"safe_serialization=True)), or pass allow_pickle=True if you trust its source")
-
-
-def _check_family(detected: str | None, options: LoadOptions, where: str, components: str) -> str:
-    if options.family is not None:
-        if detected is not None and detected != options.family:
-            raise ModelLoadError(f"{where} is an {FAMILY_NAMES[detected]} model but family={options.family!r} "
-                                 f"was given: drop family= or pass family={detected!r}")
-        return options.family
-    if detected is None:
-        raise ModelLoadError(f"{where} is not a Stable Diffusion 1.x/2.x, SDXL or SD3 pipeline ({components}); "
-                             f"pass family='sd', 'sdxl' or 'sd3' if it is one of them")
-    return detected
 
 
 # --- loaders ------------------------------------------------------------------------------------------
 
 def _load_folder(folder: Path, options: LoadOptions, *, origin: str) -> Backend:
     """A local diffusers folder (origin 'folder') or a cached hub snapshot (origin 'hub:<id>')."""
-    index = _read_model_index(folder, origin)
-    _refuse_custom_code(folder, index)
-    components = ", ".join(sorted(_components(index))) or "no components"
-    family = _check_family(family_of_index(index), options, repr(str(folder)), f"components: {components}")
-    _refuse_pickled_components(folder, index, options.allow_pickle)
+    index = read_model_index(folder, origin)
+    refuse_custom_code(folder, index)
+    listed = ", ".join(sorted(components(index))) or "no components"
+    family = check_family(family_of_index(index), options.family, repr(str(folder)), f"components: {listed}")
+    refuse_pickled_components(folder, index, options.allow_pickle)
     return _from_pretrained(str(folder), family, options, origin=origin)
 
 
 def _load_hub(repo_id: str, options: LoadOptions) -> Backend:
-    snapshot = _cached_snapshot(repo_id)
+    snapshot = cached_snapshot(repo_id)
     if snapshot is not None:
         return _load_folder(snapshot, options, origin=f"hub:{repo_id}")
     if hub_offline() or not hub_reachable():
-        raise _offline_error("model", repo_id)
+        raise offline_error("model", repo_id)
     from huggingface_hub import hf_hub_download
 
     try:  # look before downloading gigabytes: family and custom code from model_index.json alone
@@ -352,9 +160,9 @@ def _load_hub(repo_id: str, options: LoadOptions) -> Backend:
         raise ModelLoadError(f"could not fetch model_index.json of hub model {repo_id!r}: {error}. Check the id "
                              f"(a diffusers pipeline repository), your network and, for gated models, "
                              f"`hf auth login`") from error
-    index = _read_model_index(index_file.parent, f"hub:{repo_id}")
-    _refuse_custom_code(index_file.parent, index)
-    family = _check_family(family_of_index(index), options, repr(repo_id), "hub repository")
+    index = read_model_index(index_file.parent, f"hub:{repo_id}")
+    refuse_custom_code(index_file.parent, index)
+    family = check_family(family_of_index(index), options.family, repr(repo_id), "hub repository")
     return _from_pretrained(repo_id, family, options, origin=f"hub:{repo_id}")
 
 
@@ -405,18 +213,18 @@ def _load_single_file(path: Path, config: Path | None, options: LoadOptions) -> 
                              f"code. Use a .safetensors file, or pass allow_pickle=True if you trust its source")
     if path.suffix != ".safetensors" and path.suffix not in PICKLE_SUFFIXES:
         raise ModelLoadError(f"{str(path)!r} is a file but not a .safetensors checkpoint")
-    detected = _family_of_file(path) if path.suffix == ".safetensors" else None
+    detected = family_of_file(path) if path.suffix == ".safetensors" else None
     where = repr(str(path))
     if config is not None:
         if not config.is_dir():
             raise ModelLoadError(f"config={str(config)!r} is not a folder: pass a local diffusers folder of the "
                                  f"same model family as the checkpoint")
-        config_family = family_of_index(_read_model_index(config, "folder"))
+        config_family = family_of_index(read_model_index(config, "folder"))
         if detected is not None and config_family is not None and config_family != detected:
             raise ModelLoadError(f"{where} is an {FAMILY_NAMES[detected]} checkpoint but config={str(config)!r} is "
                                  f"an {FAMILY_NAMES[config_family]} folder: pass a config folder of the same family")
         detected = detected or config_family
-    family = _check_family(detected, options, where, "unrecognised tensor names")
+    family = check_family(detected, options.family, where, "unrecognised tensor names")
     kwargs = _family_kwargs(family, options)
     if config is not None:
         kwargs["config"] = str(config)
@@ -433,22 +241,6 @@ def _load_single_file(path: Path, config: Path | None, options: LoadOptions) -> 
     return _build(pipe, family, options)
 
 
-def _family_of_file(path: Path) -> str | None:
-    """Read only the safetensors header (tensor names): nothing is unpickled or even loaded."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            keys = set(handle.keys())
-    except Exception as error:
-        raise ModelLoadError(f"{str(path)!r} is not a valid safetensors file ({error}); the download may be "
-                             f"truncated: fetch it again. Offline, a single file also needs its architecture: "
-                             f"pass config='<local diffusers folder of the same model family>'") from None
-    return family_of_checkpoint_keys(keys)
-
-
-# --- assembling the backend --------------------------------------------------------------------------------
-
 def _build(pipe: Any, family: str, options: LoadOptions) -> Backend:
     from .sd import StableDiffusionBackend
     from .sd3 import StableDiffusion3Backend
@@ -456,86 +248,24 @@ def _build(pipe: Any, family: str, options: LoadOptions) -> Backend:
 
     backend_class = {"sd": StableDiffusionBackend, "sdxl": StableDiffusionXLBackend,
                      "sd3": StableDiffusion3Backend}[family]
-    lora_sampler = _fuse_lora(pipe, options.lora, options.lora_scale, family, options) if options.lora else None
-    own = _SAMPLER_BY_SCHEDULER.get(type(pipe.scheduler).__name__)
-    chosen = options.sampler or lora_sampler or (own if own in backend_class.samplers else None) \
-        or _DEFAULT_SAMPLER[family]
-    if chosen not in backend_class.samplers:
+    lora_sampler = fuse_lora(pipe, options.lora, options.lora_scale, family, options.allow_pickle) if options.lora else None
+    if options.lora:
+        for name in ("unet", "transformer", "text_encoder", "text_encoder_2"):
+            if isinstance(getattr(pipe, name, None), torch.nn.Module):
+                check_finite_weights(getattr(pipe, name), f"LoRA {options.lora!r}")
+    own = sampler_of_scheduler(pipe.scheduler)
+    fitting = samplers_for(family)  # the sampler registry's entries for this family
+    chosen = options.sampler or lora_sampler or (own if own in fitting else None) \
+        or DEFAULT_SAMPLER[family]
+    if chosen not in fitting:
         raise ValueError(f"sampler {chosen!r} does not fit {FAMILY_NAMES[family]} models: choose one of "
-                         f"{', '.join(backend_class.samplers)}")
-    components = dict(pipe.components)
+                         f"{', '.join(fitting)}")
+    parts = dict(pipe.components)
     if options.vae:
-        components["vae"] = _load_vae(options.vae, "AutoencoderKL", options.dtype)
-    tiny = _load_vae(options.tiny_vae, "AutoencoderTiny", options.dtype) if options.tiny_vae else None
-    return backend_class(components, sampler=chosen, device=options.device, dtype=options.dtype,
+        parts["vae"] = load_vae(options.vae, "AutoencoderKL", options.dtype)
+    tiny = load_vae(options.tiny_vae, "AutoencoderTiny", options.dtype) if options.tiny_vae else None
+    check_vae_config(parts["vae"].config, f"the {FAMILY_NAMES[family]} model's VAE")
+    check_scheduler_config(pipe.scheduler.config, f"the {FAMILY_NAMES[family]} model's scheduler")
+    return backend_class(parts, sampler=chosen, device=options.device, dtype=options.dtype,
                          scheduler_config=dict(pipe.scheduler.config), tiny_vae=tiny,
                          pipeline_config=dict(pipe.config))
-
-
-def _precheck_lora(lora: str, allow_pickle: bool) -> None:
-    """Refuse a LoRA spec that cannot work whatever the model family turns out to be."""
-    if not isinstance(lora, str) or not lora.strip():
-        raise ValueError(f"lora must be a nickname, a hub id or a path, got {lora!r}")
-    if any(lora in table for table in LORA_ALIASES.values()):
-        return
-    local = Path(lora).expanduser()
-    if local.is_file() and local.suffix != ".safetensors" and not allow_pickle:
-        raise ModelLoadError(f"LoRA {lora!r} is not a .safetensors file; unpickling can run arbitrary code. "
-                             f"Convert it, or pass allow_pickle=True if you trust its source")
-    if not (local.exists() or _looks_like_hub_id(lora)):
-        nicknames = sorted({name for table in LORA_ALIASES.values() for name in table})
-        raise ModelLoadError(f"LoRA {lora!r} is neither a file, a folder, a hub id nor one of "
-                             f"{', '.join(nicknames)}; check the path")
-
-
-def _fuse_lora(pipe: Any, lora: str, scale: float, family: str, options: LoadOptions) -> str | None:
-    """Load a LoRA, fuse it into the weights (no per-call adapter cost) and return its intended sampler."""
-    aliases = LORA_ALIASES[family]
-    source, weight_name, lora_sampler = aliases.get(lora, (lora, None, None))
-    kwargs: dict[str, Any] = {"use_safetensors": None if options.allow_pickle else True}  # None: safetensors first
-    local = Path(source).expanduser()
-    if local.is_file():
-        if local.suffix != ".safetensors" and not options.allow_pickle:
-            raise ModelLoadError(f"LoRA {lora!r} is not a .safetensors file; unpickling can run arbitrary code. "
-                                 f"Convert it, or pass allow_pickle=True if you trust its source")
-        source, weight_name = str(local.parent), local.name
-    elif local.is_dir():
-        pass
-    elif _looks_like_hub_id(source):
-        kwargs.update(_hub_kwargs(source, "LoRA"))
-    else:
-        elsewhere = [FAMILY_NAMES[f] for f, table in LORA_ALIASES.items() if f != family and lora in table]
-        extra = f" ({lora!r} is a nickname for {', '.join(elsewhere)} models)" if elsewhere else ""
-        raise ModelLoadError(f"LoRA {lora!r} is neither a file, a folder, a hub id nor one of "
-                             f"{', '.join(aliases)} for {FAMILY_NAMES[family]} models{extra}")
-    if weight_name:
-        kwargs["weight_name"] = weight_name
-    try:
-        pipe.load_lora_weights(source, **kwargs)
-        adapters = pipe.get_list_adapters()
-        if not any(adapters.values()):
-            raise ModelLoadError(f"LoRA {lora!r} has no weights for this {FAMILY_NAMES[family]} model: it was "
-                                 f"made for another model family")
-        pipe.fuse_lora(lora_scale=scale)
-        pipe.unload_lora_weights()
-    except ModelLoadError:
-        raise
-    except ImportError as error:
-        raise ModelLoadError("loading a LoRA needs the peft package: pip install peft") from error
-    except Exception as error:
-        raise ModelLoadError(f"could not load LoRA {lora!r} into the {FAMILY_NAMES[family]} model: "
-                             f"{type(error).__name__}: {error}") from error
-    return lora_sampler
-
-
-def _load_vae(spec: str, class_name: str, dtype: torch.dtype) -> Any:
-    import diffusers
-
-    what = "tiny VAE" if class_name == "AutoencoderTiny" else "VAE"
-    local = Path(spec).expanduser().is_dir()
-    kwargs = {"local_files_only": True} if local else _hub_kwargs(spec, what)
-    try:
-        return getattr(diffusers, class_name).from_pretrained(spec, **dtype_kwarg(dtype), use_safetensors=True,
-                                                              **kwargs)
-    except Exception as error:
-        raise ModelLoadError(f"could not load {what} {spec!r}: {type(error).__name__}: {error}") from error

@@ -25,10 +25,12 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
+from ..samplers import sampler_for, samplers_for, scheduler_steps_range
+from ..validation import check_field
 from .base import Conditioning, Schedule
 from .sd import DiffusersBackend, dual_clip_embeddings, placed
 
-FLOW_SAMPLERS = ("euler", "flash")
+FLOW_SAMPLERS = samplers_for("sd3")  # from the sampler registry (samplers.py)
 T5_SEQUENCE_LENGTH = 256  # diffusers' default max_sequence_length for SD3
 
 
@@ -36,14 +38,15 @@ def make_flow_schedule(scheduler: Any, steps: int, sampler: str) -> Schedule:
     """Schedule for `steps` steps of a diffusers FlowMatchEulerDiscreteScheduler (its shift included)."""
     if sampler not in FLOW_SAMPLERS:
         raise ValueError(f"unknown flow-matching sampler {sampler!r}: choose one of {', '.join(FLOW_SAMPLERS)}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 1000:
-        raise ValueError(f"steps must be an integer between 1 and 1000, got {steps!r}")
+    info = sampler_for(sampler, "sd3")
+    lo, hi = scheduler_steps_range(scheduler)
+    steps = check_field("steps", steps, min=lo, max=hi, why=f" (the {sampler} sampler's range)")
     scheduler.set_timesteps(steps)
     sigmas = scheduler.sigmas[:steps].float().cpu()  # (S,) shifted, decreasing; sigmas[S] = 0
     pred_noise, fresh_noise = torch.zeros_like(sigmas), torch.zeros_like(sigmas)
-    if sampler == "euler":
+    if info.renoise == "carry":
         pred_noise[1:] = sigmas[1:]
-    else:
+    else:  # "fresh"
         fresh_noise[1:] = sigmas[1:]
     return Schedule(timesteps=scheduler.timesteps.float().cpu(), alphas=1 - sigmas, sigmas=sigmas,
                     noise_levels=sigmas.clone(), pred_noise=pred_noise, fresh_noise=fresh_noise)

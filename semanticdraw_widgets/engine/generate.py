@@ -10,15 +10,15 @@ from PIL import Image
 from torch import Tensor
 
 from ..backends.base import Backend
+from ..fields import METHODS  # noqa: F401  (declared in the field table; engine.METHODS re-exports it)
 from ..scene import Scene
-from ..validation import as_bool, as_choice, check_run_options
+from ..validation import as_bool, check_field, check_run_options
 from .plan import Plan, SamplerOptions, make_plan
 from .pruning import dropped_prompts, prune_plan
 from .regional import multidiffusion_average, noised, predicted_noise, renoise
 from .sampler import advance, fill_for, predict_regional, start_latent, trace_steps
 from .trace import Trace
 
-METHODS = ("semanticdraw", "multidiffusion")
 
 
 def seeded_noise(seed: int, shapes: list[tuple[int, ...]], device: torch.device) -> list[Tensor]:
@@ -121,7 +121,7 @@ def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = Fa
         raise TypeError(f"generate() needs a semanticdraw_widgets.Scene, got {type(scene).__name__}")
     steps, guidance_scale, bootstrap_steps = checked["steps"], checked["guidance_scale"], checked["bootstrap_steps"]
     mask_mode, cover_alpha = checked["mask_mode"], checked["cover_alpha"]
-    method = as_choice(method, "method", METHODS)
+    method = check_field("method", method)
     trace = as_bool(trace, "trace")
     trace_cfg = as_bool(trace_cfg, "trace_cfg")
     if trace_cfg and not trace:

@@ -21,8 +21,9 @@ from torch import Tensor
 
 from ..backends.base import Backend, Conditioning, Schedule
 from ..scene import Scene
+from ..validation import check_field
 from .conditioning import cat_conditioning, lerp_conditioning, take_conditioning
-from .masks import MASK_MODES, background_weights, centering_shift, downsample_masks, shape_masks
+from .masks import background_weights, centering_shift, downsample_masks, shape_masks
 
 
 @dataclass(frozen=True)
@@ -35,14 +36,8 @@ class SamplerOptions:
     cover_alpha: float = 0.0  # opaque layers; the published code used 0.3, which tints upper layers
 
     def __post_init__(self) -> None:
-        if self.mask_mode not in MASK_MODES:
-            raise ValueError(f"mask_mode must be one of {', '.join(MASK_MODES)}, got {self.mask_mode!r}")
-        if not 0 <= self.cover_alpha <= 1:
-            raise ValueError(f"cover_alpha must be in [0, 1], got {self.cover_alpha}")
-        if not isinstance(self.bootstrap_steps, int) or self.bootstrap_steps < 0:
-            raise ValueError(f"bootstrap_steps must be a non-negative integer, got {self.bootstrap_steps!r}")
-        if self.guidance_scale is not None and not np.isfinite(self.guidance_scale):
-            raise ValueError(f"guidance_scale must be a finite number, got {self.guidance_scale}")
+        for name in ("guidance_scale", "bootstrap_steps", "mask_mode", "cover_alpha"):  # the field table's rules
+            object.__setattr__(self, name, check_field(name, getattr(self, name)))
 
 
 @dataclass(frozen=True)

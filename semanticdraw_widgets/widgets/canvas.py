@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import math
 import os
 import threading
 import time
@@ -33,11 +32,15 @@ from ..backends.base import Backend
 from ..engine.stream import Frame
 from ..engine.trace import Trace
 from ..runtime.session import EncodedFrame, Session, SessionStatus
+from ..files import read_bytes_bounded
 from ..images import open_image_bounded, photo_pixel_budget
 from ..scene import Background, Scene, SceneError
+from ..samplers import steps_range
+from ..validation import ValidationError, check_field
 from .palette import (DEFAULT_BACKGROUND, DEFAULT_BRUSHES, PaletteError, make_brush, painted_without_prompt,
                       palette_from_json, palette_to_json, scene_from_labels, validate_background, validate_brushes)
-from .protocol import (GUIDANCE_LIMITS, PROTOCOL_VERSION, FrameMessage, ProtocolError, WelcomeMessage,
+from .traits import Checked
+from .protocol import (PROTOCOL_VERSION, FrameMessage, ProtocolError, WelcomeMessage,
                        decode_labels, encode_labels, parse_client_message)
 
 log = logging.getLogger(__name__)
@@ -48,7 +51,7 @@ STATUS_INTERVAL = 0.25  # seconds between status updates that only move the coun
 # An uploaded photo may be far larger than the canvas (a phone photo on a 512x512 canvas), but not unbounded:
 # its header is checked against images.photo_pixel_budget before a pixel is decoded.
 MAX_PHOTO_BYTES = 64 * 2**20
-MAX_STREAM_STEPS = 50
+MAX_PALETTE_FILE_BYTES = 16 * 2**20  # a palette of 254 brushes with 1,000-character texts is under 2 MB
 
 __all__ = ["PaletteError", "SemanticDrawCanvas", "make_brush", "snapshot_image"]
 
@@ -68,9 +71,11 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     background = traitlets.Dict().tag(sync=True)
     labels = CByteMemoryView(b"").tag(sync=True)
     background_image = CByteMemoryView(b"").tag(sync=True)  # PNG/JPEG bytes; regions are inpainted into it
-    seed = traitlets.Int(0).tag(sync=True)
-    steps = traitlets.Int(4).tag(sync=True)
-    guidance = traitlets.Float(1.0).tag(sync=True)
+    # Checked in the trait type, by the field table: traitlets.Int/Float alone take True (a bool is an int).
+    seed = Checked(lambda value: check_field("seed", value), 0).tag(sync=True)
+    steps = Checked(lambda value: check_field("steps", value), 4).tag(sync=True)
+    guidance = Checked(lambda value: check_field("guidance_scale", value, path="guidance", nullable=False),
+                       1.0).tag(sync=True)
     playing = traitlets.Bool(True).tag(sync=True)
     status = traitlets.Dict({"state": "stopped", "fps": 0.0, "tick": 0, "error": None, "epoch": 0,
                              "warning": None}).tag(sync=True)
@@ -85,6 +90,7 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         if not hasattr(backend, "make_schedule"):
             raise TypeError(f"SemanticDrawCanvas needs a backend from sdw.load_backend(...), got {type(backend).__name__}")
         Scene(width=width, height=height, seed=seed, background=Background(prompt="x"))  # checks size and seed
+        self.backend = backend  # before the traits: steps are checked against its sampler
         self._writing_status = False
         self._reverting = False
         self._notice: str | None = None  # why the last input was refused, shown until an input is accepted
@@ -93,7 +99,6 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
                          brushes=validate_brushes(DEFAULT_BRUSHES if brushes is None else brushes),
                          background=validate_background(DEFAULT_BACKGROUND if background is None else background),
                          **kwargs)
-        self.backend = backend
         self._fixed_sizes = {"width": width, "height": height}
         self.max_in_flight = max_in_flight
         self.record_trace = trace
@@ -132,27 +137,14 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         except PaletteError as error:
             raise traitlets.TraitError(str(error)) from None
 
-    @traitlets.validate("seed")
-    def _valid_seed(self, proposal: dict[str, Any]) -> int:
-        seed = proposal["value"]
-        if not 0 <= seed < 2**63:
-            raise traitlets.TraitError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed}")
-        return seed
-
-    @traitlets.validate("guidance")
-    def _valid_guidance(self, proposal: dict[str, Any]) -> float:
-        value = proposal["value"]
-        low, high = GUIDANCE_LIMITS
-        if not math.isfinite(value) or not low <= value <= high:
-            raise traitlets.TraitError(f"guidance must be a number from {low:g} to {high:g}, got {value}")
-        return value
-
     @traitlets.validate("steps")
     def _valid_steps(self, proposal: dict[str, Any]) -> int:
-        if not 1 <= proposal["value"] <= MAX_STREAM_STEPS:
-            raise traitlets.TraitError(f"steps must be from 1 to {MAX_STREAM_STEPS} in the canvas (a stream keeps one "
-                                       f"latent per step), got {proposal['value']}")
-        return proposal["value"]  # the sampler's own limit is checked when the stream applies it
+        lo, hi, sampler = steps_range(self.backend)  # the sampler registry's range, as the stream will check it
+        try:
+            return check_field("steps", proposal["value"], min=lo, max=hi,
+                               why=f" (the {sampler} sampler's range)" if sampler else "")
+        except ValidationError as error:
+            raise traitlets.TraitError(str(error)) from None
 
     @traitlets.validate("width", "height")
     def _fixed_size(self, proposal: dict[str, Any]) -> int:
@@ -321,7 +313,11 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         Strokes painted with brushes the new palette lacks are erased.
         """
         if isinstance(text, os.PathLike):
-            text = Path(text).read_text(encoding="utf-8")
+            raw = read_bytes_bounded(text, MAX_PALETTE_FILE_BYTES, "palette file", PaletteError)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise PaletteError(f"{os.fspath(text)}: not UTF-8 text; pass a palette saved by export_palette") from None
         elif isinstance(text, str) and not text.lstrip().startswith("{") and text.strip().endswith(".json"):
             raise PaletteError(f"import_palette takes the palette's JSON text or a pathlib.Path, not the file name "
                                f"{text!r}: canvas.import_palette(Path({text!r}))")

@@ -1,28 +1,26 @@
-"""Brushes, palettes and the label map -> Scene step: pure functions, validated against the protocol's schema.
+"""Brushes, palettes and the label map -> Scene step: pure functions, validated against the field table.
 
-The schema itself (fields, defaults, limits) lives in ``protocol.py``; this module applies it to what
-arrives from the browser, from palette files and from Python code alike.
+The brush schema (fields, defaults, limits) is derived from the field table (``fields.py``); this module
+applies it to what arrives from the browser, from palette files and from Python code alike.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import re
-from numbers import Real
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
+from ..fields import BRUSH_DEFAULTS, MAX_BRUSHES
 from ..scene import Background, Region, Scene
-from .protocol import (BRUSH_DEFAULTS, BRUSH_LIMITS, MAX_BRUSHES, MAX_TEXT_LENGTH, PALETTE_FORMAT, PALETTE_VERSION)
+from ..validation import ValidationError, check_field
+from .protocol import PALETTE_FORMAT, PALETTE_VERSION
 
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 TEXT_FIELDS = ("name", "prompt", "negative_prompt")
 
 
-class PaletteError(ValueError):
+class PaletteError(ValidationError):
     """A palette, brush or background that cannot be used; the message names the field and the fix."""
 
 
@@ -40,19 +38,8 @@ def validate_brush(raw: Any, where: str = "brush") -> dict[str, Any]:
     if unknown:
         raise PaletteError(f"{where} has unknown keys {sorted(unknown)}; allowed: {', '.join(BRUSH_DEFAULTS)}")
     brush = {**BRUSH_DEFAULTS, **raw}
-    for key in TEXT_FIELDS:
-        brush[key] = _text(brush[key], f"{where}.{key}")
-    if not isinstance(brush["color"], str) or not _COLOR.match(brush["color"]):
-        raise PaletteError(f"{where}.color must be a hex colour like \"#d9503f\", got {brush['color']!r}")
-    for key, (low, high) in BRUSH_LIMITS.items():
-        value = brush[key]
-        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(float(value)) \
-                or not low <= value <= high:
-            raise PaletteError(f"{where}.{key} must be a number from {low:g} to {high:g}, got {value!r}")
-        brush[key] = float(value)
-    if not isinstance(brush["visible"], (bool, np.bool_)):
-        raise PaletteError(f"{where}.visible must be true or false, got {brush['visible']!r}")
-    brush["visible"] = bool(brush["visible"])
+    for key in BRUSH_DEFAULTS:
+        brush[key] = check_field(key, brush[key], path=f"{where}.{key}", error=PaletteError)
     return brush
 
 
@@ -60,7 +47,7 @@ def validate_brushes(raw: Any) -> list[dict[str, Any]]:
     if not isinstance(raw, Sequence) or isinstance(raw, (str, bytes)):
         raise PaletteError(f"brushes must be a list of brush objects, got {type(raw).__name__}")
     if len(raw) > MAX_BRUSHES:
-        raise PaletteError(f"at most {MAX_BRUSHES} brushes fit the label map, got {len(raw)}")
+        raise PaletteError(f"at most {MAX_BRUSHES} brushes fit the label map, got {len(raw)}", field="brushes")
     return [validate_brush(brush, f"brushes[{i}]") for i, brush in enumerate(raw)]
 
 
@@ -133,12 +120,8 @@ def painted_without_prompt(labels: np.ndarray, brushes: Sequence[Mapping[str, An
             if index in used and brush["visible"] and not brush["prompt"].strip()]
 
 
-def _text(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        raise PaletteError(f"{field} must be text, got {type(value).__name__} {value!r}")
-    if len(value) > MAX_TEXT_LENGTH:
-        raise PaletteError(f"{field} is {len(value)} characters long; at most {MAX_TEXT_LENGTH} are allowed")
-    return value
+def _text(value: Any, path: str) -> str:
+    return check_field(path.rsplit(".", 1)[-1], value, path=path, error=PaletteError)
 
 
 DEFAULT_BRUSHES = [

@@ -43,30 +43,15 @@ from typing import Any, Literal, Sequence, TypedDict, Union
 
 import numpy as np
 
+# The brush schema and the settings' limits live in the field table (fields.py); re-exported here so that
+# `from semanticdraw_widgets.widgets.protocol import MAX_BRUSHES` keeps working.
+from ..fields import (BRUSH_DEFAULTS, BRUSH_LIMITS, GUIDANCE_LIMITS, MAX_BRUSHES,  # noqa: F401
+                      MAX_TEXT_LENGTH, STEPS_CHOICES)
+
 PROTOCOL_VERSION = 2
 COMMANDS = ("step",)
 STATES = ("stopped", "starting", "streaming", "idle", "paused", "error")
 
-# -- the brush schema: one definition for the Python side ------------------------------------------
-MAX_BRUSHES = 254  # label 0 is the background and labels are uint8 (255 kept free)
-MAX_TEXT_LENGTH = 1000  # characters in a prompt, negative prompt or name
-BRUSH_DEFAULTS: dict[str, Any] = {
-    "name": "brush",
-    "color": "#888888",
-    "prompt": "",
-    "negative_prompt": "",
-    "prompt_strength": 1.0,
-    "mask_strength": 1.0,
-    "mask_blur": 0.0,
-    "visible": True,
-}
-BRUSH_LIMITS: dict[str, list[float]] = {  # inclusive [min, max] of the numeric brush fields
-    "prompt_strength": [0.0, 1.0],
-    "mask_strength": [0.0, 1.0],
-    "mask_blur": [0.0, 64.0],
-}
-GUIDANCE_LIMITS = [0.0, 20.0]
-STEPS_CHOICES = [1, 2, 3, 4, 5, 6, 7, 8]  # what the steps menu offers (a backend may allow fewer)
 PALETTE_FORMAT = "semanticdraw-palette"
 PALETTE_VERSION = 1
 
