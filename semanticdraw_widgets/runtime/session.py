@@ -377,8 +377,10 @@ class Session:
                 await asyncio.gather(*self._encodes, return_exceptions=True)
             # requests handed over before the phase changed still sit in the loop's queue: run them now
             await asyncio.sleep(0)
-            self._model_pool.shutdown(wait=False)
-            self._encode_pool.shutdown(wait=False)
+            # both pools are idle now (the loop leaves only between ticks, and the encodes have landed), so
+            # waiting joins their threads at once: a stopped session leaves no thread behind
+            self._model_pool.shutdown(wait=True)
+            self._encode_pool.shutdown(wait=True)
 
     def _arm_timer(self, loop: asyncio.AbstractEventLoop, deadline: float | None) -> None:
         """One cancellable handle for the next settle, resend or ack timeout."""

@@ -58,8 +58,10 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     canvas = SemanticDrawCanvas(backend, width=512, height=512); canvas.start(); canvas  # display it
     """
 
-    _esm = STATIC / "widget.js"
-    _css = STATIC / "widget.css"
+    # The bundle's text, not its path: for a path anywidget ties every instance to a class-wide file watcher
+    # signal (hot reload) that holds it forever, so no canvas could ever be freed.
+    _esm = (STATIC / "widget.js").read_text(encoding="utf-8")
+    _css = (STATIC / "widget.css").read_text(encoding="utf-8")
 
     width = traitlets.Int(512).tag(sync=True)
     height = traitlets.Int(512).tag(sync=True)
