@@ -7,6 +7,9 @@ import { noPromptWarning, type Brush, type Status } from "./protocol";
 
 /** Where this view stands with its kernel. */
 export type Connection = "connecting" | "live" | "disconnected";
+/** How a view learnt that its kernel is gone (the status line's data-reason): the host said so (a closed comm,
+ * a shut-down kernel), a message could not be sent, or a hello went unanswered. */
+export type LostReason = "host" | "send" | "silence";
 
 export const CONNECTING_TEXT = "connecting…";
 export const DISCONNECTED_TEXT = "disconnected: no kernel is running this widget — run the notebook's cells again";
@@ -98,7 +101,7 @@ export class StatusLine {
 
   /** Ask the host every KERNEL_CHECK_MS whether the kernel is gone, so a shut-down kernel shows at once. */
   private checkHost(): void {
-    if (this.connectionValue !== "disconnected" && this.source.hostDisconnected()) this.lost();
+    if (this.connectionValue !== "disconnected" && this.source.hostDisconnected()) this.lost("host");
     this.hostCheck = setTimeout(() => this.checkHost(), KERNEL_CHECK_MS);
   }
 
@@ -110,13 +113,13 @@ export class StatusLine {
   waitForWelcome(): void {
     this.clearTimer();
     if (this.source.hostDisconnected()) {
-      this.setConnection("disconnected");
+      this.lost("host");
       return;
     }
     if (this.connectionValue !== "live") this.setConnection("connecting");
     this.timer = setTimeout(() => { // alive() cancels this: nothing came from the kernel since the hello
       this.timer = null;
-      this.setConnection("disconnected");
+      this.lost("silence");
     }, this.timeoutMs);
   }
 
@@ -135,8 +138,9 @@ export class StatusLine {
   }
 
   /** The comm is known to be closed. */
-  lost(): void {
+  lost(reason: LostReason): void {
     this.clearTimer();
+    this.element.dataset.reason = reason;
     this.setConnection("disconnected");
   }
 

@@ -36,7 +36,7 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
       return true;
     } catch (error) {
       console.warn(`[semanticdraw] could not reach the kernel: ${error}`);
-      status.lost();
+      status.lost("send");
       return false;
     }
   };
@@ -54,7 +54,7 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
       model.save_changes();
     } catch (error) { // a closed comm, as for send: the view keeps the value, the status says disconnected
       console.warn(`[semanticdraw] could not reach the kernel: ${error}`);
-      status.lost();
+      status.lost("send");
     }
   };
   let selected = 1;
@@ -249,7 +249,7 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
     ["change:background_image", showPhoto],
     ["change:snapshot", showSnapshot],
     // ipywidgets' comm liveness (JupyterLab, Notebook 7): a closed comm means no kernel behind this view
-    ["comm_live_update", () => (host.classList.contains(DISCONNECTED_CLASS) ? status.lost() : hello())],
+    ["comm_live_update", () => (host.classList.contains(DISCONNECTED_CLASS) ? status.lost("host") : hello())],
   ];
   for (const [event, handler] of handlers) model.on(event, handler);
   const hello = () => {

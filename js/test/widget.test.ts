@@ -200,6 +200,7 @@ describe("a shut-down kernel", () => {
     manager.kernel = null; // Kernel -> Shut Down: the session has no kernel any more
     vi.advanceTimersByTime(KERNEL_CHECK_MS);
     expect($(".sdw-status-text").textContent).toBe(DISCONNECTED_TEXT);
+    expect($(".sdw-status").dataset.reason).toBe("host"); // told by the host, not by an unanswered hello
     const [saved, sent] = [fake.saved.length, fake.sent.length];
     const seed = $<HTMLInputElement>("input[aria-label='seed']");
     seed.value = "7";
