@@ -125,3 +125,9 @@ def test_refusals_quote_a_short_excerpt_of_huge_input(canvas):
     with pytest.warns(RuntimeWarning):
         canvas._handle_custom_msg({"kind": "ack", "epoch": 1, "seq": [0] * 10**6}, [])
     assert len(canvas.status["error"]) <= MAX_MESSAGE_LENGTH
+
+
+def test_a_bool_seed_from_the_browser_is_refused_and_the_scene_still_builds(canvas):
+    canvas.set_state({"seed": True})
+    assert canvas.seed == 0 and "seed" in canvas.status["error"]
+    assert canvas.scene.seed == 0

@@ -123,7 +123,7 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     @traitlets.validate("seed")
     def _valid_seed(self, proposal: dict[str, Any]) -> int:
         seed = proposal["value"]
-        if not 0 <= seed < 2**63:
+        if isinstance(seed, bool) or not 0 <= seed < 2**63:  # (a bool is an int to traitlets)
             raise traitlets.TraitError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed}")
         return seed
 
