@@ -132,13 +132,17 @@ def test_streams_frames_with_epoch_tagged_acks_and_follows_strokes(canvas):
     assert np.array_equal(np.asarray(canvas.image), np.asarray(expected))
 
 
+def deliver_the_settled_png(widget):
+    settle_and_deliver(widget)
+    while not frames(widget)[-1][0]["settled"]:
+        widget.frame_arrived.clear()
+        ack_newest(widget)
+        assert widget.frame_arrived.wait(HANG_GUARD)
+
+
 def test_the_settled_png_follows_and_becomes_the_snapshot(canvas):
     canvas.start()
-    settle_and_deliver(canvas)
-    while not frames(canvas)[-1][0]["settled"]:
-        canvas.frame_arrived.clear()
-        ack_newest(canvas)
-        assert canvas.frame_arrived.wait(HANG_GUARD)
+    deliver_the_settled_png(canvas)
     assert bytes(frames(canvas)[-1][1][0])[:4] == b"\x89PNG" and canvas.snapshot_mime == "image/png"
 
 
@@ -225,21 +229,43 @@ def test_stop_then_start_is_a_new_epoch_and_hello_is_welcomed(canvas):
     canvas._handle_custom_msg({"kind": "hello", "version": PROTOCOL_VERSION}, [])
     assert canvas.sent[-1][0] == {"kind": "welcome", "version": PROTOCOL_VERSION, "epoch": 0}, "no live stream"
     canvas.start()
-    settle_and_deliver(canvas)
+    deliver_the_settled_png(canvas)  # so no other frame comes meanwhile: every frame below is a resend
     assert canvas.session.epoch != old_epoch
     assert frames(canvas)[-1][0]["epoch"] == canvas.session.epoch and frames(canvas)[-1][0]["seq"] >= 1
     canvas._handle_custom_msg({"kind": "ack", "epoch": old_epoch, "seq": 10**6}, [])  # stale: ignored, harmless
+    canvas.frame_arrived.clear()
     canvas._handle_custom_msg({"kind": "hello", "version": PROTOCOL_VERSION}, [])
     welcome = [c for c, _ in canvas.sent if c.get("kind") == "welcome"][-1]
     assert welcome["epoch"] == canvas.session.epoch
+    assert canvas.frame_arrived.wait(HANG_GUARD), "the newest frame is resent to the new view"
     newest = frames(canvas)[-1][0]
-    assert newest["epoch"] == canvas.session.epoch, "the newest frame is resent to the new view"
+    assert newest["epoch"] == canvas.session.epoch
     count = len(frames(canvas))
     canvas._handle_custom_msg({"kind": "hello", "version": PROTOCOL_VERSION, "epoch": newest["epoch"],
                                "seq": newest["seq"]}, [])  # a heartbeat from a view that shows it already
+    sync_with_session(canvas)
     assert len(frames(canvas)) == count and canvas.sent[-1][0]["kind"] == "welcome"
+    canvas.frame_arrived.clear()
     canvas._handle_custom_msg({"kind": "hello", "version": PROTOCOL_VERSION, "epoch": old_epoch, "seq": 99}, [])
-    assert len(frames(canvas)) == count + 1, "a view showing an older stream gets the newest frame"
+    assert canvas.frame_arrived.wait(HANG_GUARD), "a view showing an older stream gets the newest frame"
+    assert len(frames(canvas)) == count + 1 and frames(canvas)[-1][0]["seq"] == newest["seq"]
+
+
+def sync_with_session(widget):
+    """Return once the session's loop has handled every request handed to it before (they run in order)."""
+    widget.session.remove_sink(widget.session.add_sink(lambda encoded: None))
+
+
+def test_a_flood_of_hellos_resends_the_newest_frame_once_per_interval(canvas, monkeypatch):
+    monkeypatch.setattr("semanticdraw_widgets.widgets.canvas.HELLO_FRAME_INTERVAL", 3600.0)
+    canvas.start()
+    settle_and_deliver(canvas)
+    count = len(frames(canvas))
+    for _ in range(1000):
+        canvas._handle_custom_msg({"kind": "hello", "version": PROTOCOL_VERSION}, [])
+    sync_with_session(canvas)
+    assert len([c for c, _ in canvas.sent if c["kind"] == "welcome"]) == 1000, "every hello is welcomed"
+    assert len(frames(canvas)) == count + 1, "1,000 hellos resend one frame, not 1,000"
 
 
 def test_malformed_messages_warn_show_in_status_and_do_not_stop_the_session(canvas):

@@ -197,3 +197,23 @@ def test_bad_options_are_refused_with_their_name(toy):
         session.update("a red apple")
     with pytest.raises(RuntimeError, match="not running"):
         settle(session)
+
+
+def test_a_stopped_session_leaves_no_thread_and_a_restart_starts_a_fresh_loop(toy):
+    before = {t for t in threading.enumerate() if t.name.startswith("semanticdraw-")}
+    session = sdw.Session(toy, scene(), steps=2)
+    for _ in range(3):
+        session.start()
+        settle(session)
+        first_thread = session._thread
+        session.stop()
+        assert not session.running and session.status.state == "stopped"
+        assert {t for t in threading.enumerate() if t.name.startswith("semanticdraw-")} <= before, \
+            "the loop, model and encode threads are all joined"
+    session.start()
+    try:
+        assert session._thread is not first_thread and session.running
+        session.update(scene("blue"))  # requests reach the new loop
+        assert settle(session).scene == scene("blue")
+    finally:
+        session.stop()

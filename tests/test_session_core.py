@@ -8,7 +8,7 @@ import pytest
 import semanticdraw_widgets as sdw
 from helpers import rect_mask
 from semanticdraw_widgets.backends.toy import ToyBackend
-from semanticdraw_widgets.runtime.core import SessionCore, run_tick_job
+from semanticdraw_widgets.runtime.core import STATES, SessionCore, run_tick_job
 from semanticdraw_widgets.runtime.flow import FlowControl
 from semanticdraw_widgets.runtime.session import encode_image
 
@@ -249,6 +249,7 @@ def test_reconfigure_applies_between_ticks_keeps_caches_and_refuses_all_or_nothi
         refused.result()
     assert h.stream.steps == 3 and h.stream.options.guidance_scale == 2.0, "the last good settings stay"
     assert "at most 4" in h.core.status.error and h.core.status.state == "idle"
+    assert (h.core.status.steps, h.core.status.guidance_scale) == (3, 2.0), "the status says what runs"
 
 
 def test_stop_fails_waiters_and_the_status_says_stopped():
@@ -263,3 +264,56 @@ def test_stop_fails_waiters_and_the_status_says_stopped():
     h.core.add_settled_waiter(late)
     with pytest.raises(RuntimeError, match="not running"):
         late.result()
+
+
+def test_hellos_resend_the_newest_frame_at_most_once_per_interval_and_coalesce():
+    h = started(Harness(steps=2, resend_interval=1.0))
+    sink_id, frames = h.add_sink(window=100)
+    h.run()
+    h.advance(0.3)  # the settled PNG: nothing else is on its way
+    newest, count = frames[-1], len(frames)
+    assert newest.settled
+    h.core.resend(sink_id, (newest.epoch, newest.seq), h.now)
+    h.flush()
+    assert len(frames) == count, "a view that shows the newest frame gets nothing"
+    h.core.resend(sink_id, None, h.now)
+    h.flush()
+    assert len(frames) == count + 1 and frames[-1] is newest, "a view without it gets it again at once"
+    for _ in range(1000):
+        h.core.resend(sink_id, (newest.epoch, newest.seq - 1), h.now)
+    h.flush()
+    assert len(frames) == count + 1 and h.core.next_deadline(h.now) == pytest.approx(h.now + 1.0)
+    h.advance(0.99)
+    assert len(frames) == count + 1
+    h.advance(0.01)
+    assert len(frames) == count + 2 and frames[-1] is newest, "1,000 hellos within the interval make one resend"
+    h.advance(10)
+    assert len(frames) == count + 2 and h.core.next_deadline(h.now) is None
+
+
+def test_every_declared_state_is_reached():
+    seen = set()
+    h = Harness(FlakyToy(), steps=2)
+    h.core.listeners.append(lambda status: seen.add(status.state))
+    seen.add(h.core.status.state)  # stopped
+    h.core.start()
+    h.core.update(scene("green"))  # streaming
+    h.run()  # idle
+    h.core.pause()
+    h.core.resume()
+    h.core.update(scene("explode"))
+    h.run()  # error
+    assert seen == set(STATES), f"declared but never reported: {set(STATES) - seen}"
+
+
+def test_annotations_and_the_trace_come_from_the_core():
+    h = started(Harness(steps=2))
+    h.core.annotate("refused seed", "brush 2 has no prompt")
+    assert (h.core.status.notice, h.core.status.warning) == ("refused seed", "brush 2 has no prompt")
+    h.core.annotate(None, None)
+    assert h.core.status.notice is None and h.core.trace is None
+    traced = Harness(steps=2, first=None)
+    traced.stream = sdw.Stream(traced.backend, scene(), 2, trace_ticks=2)
+    traced.core = SessionCore(traced.stream, epoch=7)
+    started(traced).run()
+    assert [s.index for s in traced.core.trace.steps] == [0, 1]

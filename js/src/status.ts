@@ -3,10 +3,13 @@
 // kernel has answered this view's hello (a welcome), or once anything else arrives from the kernel.
 
 import { el } from "./dom";
-import type { Brush, Status } from "./protocol";
+import { noPromptWarning, type Brush, type Status } from "./protocol";
 
 /** Where this view stands with its kernel. */
 export type Connection = "connecting" | "live" | "disconnected";
+/** How a view learnt that its kernel is gone (the status line's data-reason): the host said so (a closed comm,
+ * a shut-down kernel), a message could not be sent, or a hello went unanswered. */
+export type LostReason = "host" | "send" | "silence";
 
 export const CONNECTING_TEXT = "connecting…";
 export const DISCONNECTED_TEXT = "disconnected: no kernel is running this widget — run the notebook's cells again";
@@ -17,11 +20,31 @@ export const WELCOME_TIMEOUT_MS = 6000;
 export const HEARTBEAT_MS = 15000;
 /** ipywidgets puts this class on a view whose model has no live comm (jupyterlab-manager's DOMWidgetView). */
 export const DISCONNECTED_CLASS = "jupyter-widgets-disconnected";
+/** How often a view asks its host whether the kernel is still there (a cheap property read, no message). */
+export const KERNEL_CHECK_MS = 1000;
+const GONE_KERNEL_STATES = ["dead", "restarting", "autorestarting", "terminating"];
 
-/** The warning for painting with a brush that has no prompt (null when it has one). */
+/** Whether the host's widget manager knows its kernel is gone. JupyterLab's and Notebook 7's manager has a
+ * `kernel` (null once the kernel is shut down, `status` "dead" or "restarting" on the way); their
+ * manager sets no `comm_live` on a shut-down kernel, so without this a view learns it only from an unanswered
+ * hello. Duck-typed: a host whose manager has no `kernel` (Colab, VS Code) just never says so. */
+export function kernelGone(manager: unknown): boolean {
+  if (typeof manager !== "object" || manager === null || !("kernel" in manager)) return false;
+  let kernel: unknown;
+  try {
+    kernel = (manager as { kernel: unknown }).kernel;
+  } catch {
+    return false;
+  }
+  if (kernel === null || kernel === undefined) return true;
+  const { isDisposed, status } = kernel as { isDisposed?: unknown; status?: unknown };
+  return isDisposed === true || (typeof status === "string" && GONE_KERNEL_STATES.includes(status));
+}
+
+/** The warning for painting with a brush that has no prompt (null when it has one): the kernel's wording. */
 export function emptyPromptWarning(brushes: Brush[], label: number): string | null {
   const brush = brushes[label - 1];
-  return brush && !brush.prompt.trim() ? `brush ${label} has no prompt: it paints nothing until you give it one` : null;
+  return brush && !brush.prompt.trim() ? noPromptWarning(brush.name) : null;
 }
 
 export interface StatusLineText {
@@ -35,10 +58,9 @@ export interface StatusLineText {
 export function describeStatus(status: Status, connection: Connection,
   local: { error?: string | null; warning?: string | null } = {}): StatusLineText {
   const kernelWarning = connection === "live" ? status.warning : null;
-  // The kernel names brushes with strokes but no prompt too, once the strokes reach it; this view says so at
-  // the first stroke. Show one of the two, not both.
-  const localWarning = kernelWarning?.includes("has no prompt") && local.warning?.includes("has no prompt")
-    ? null : local.warning;
+  // The kernel names brushes with strokes but no prompt too, once the strokes reach it, in the same words
+  // (protocol.NO_PROMPT_WARNING); this view says so at the first stroke. Show it once, not twice.
+  const localWarning = local.warning && kernelWarning?.includes(local.warning) ? null : local.warning;
   const warnings = [localWarning, kernelWarning].filter(Boolean);
   if (connection !== "live") {
     return { state: connection, text: connection === "connecting" ? CONNECTING_TEXT : DISCONNECTED_TEXT,
@@ -52,7 +74,8 @@ export function describeStatus(status: Status, connection: Connection,
 
 export interface StatusSource {
   status(): Status;
-  hostDisconnected(): boolean; // ipywidgets already knows the comm is dead
+  hostDisconnected(): boolean; // the host already knows the comm or the kernel is dead
+  reconnected?(): void; // a view that was disconnected hears from its kernel again
 }
 
 /** The status line element and the connection state machine (a UI timer for the welcome). */
@@ -67,11 +90,19 @@ export class StatusLine {
   private localWarning: string | null = null;
   private lastKernelState = "";
   private lastHeard = Date.now();
+  private hostCheck: ReturnType<typeof setTimeout> | null = null;
 
   constructor(private readonly source: StatusSource, private readonly timeoutMs = WELCOME_TIMEOUT_MS) {
     this.element = el("div", { className: "sdw-status" }, this.text, this.errorText, this.warningText);
     this.element.setAttribute("aria-live", "polite");
     this.waitForWelcome();
+    this.checkHost();
+  }
+
+  /** Ask the host every KERNEL_CHECK_MS whether the kernel is gone, so a shut-down kernel shows at once. */
+  private checkHost(): void {
+    if (this.connectionValue !== "disconnected" && this.source.hostDisconnected()) this.lost("host");
+    this.hostCheck = setTimeout(() => this.checkHost(), KERNEL_CHECK_MS);
   }
 
   get connection(): Connection {
@@ -82,21 +113,23 @@ export class StatusLine {
   waitForWelcome(): void {
     this.clearTimer();
     if (this.source.hostDisconnected()) {
-      this.setConnection("disconnected");
+      this.lost("host");
       return;
     }
     if (this.connectionValue !== "live") this.setConnection("connecting");
     this.timer = setTimeout(() => { // alive() cancels this: nothing came from the kernel since the hello
       this.timer = null;
-      this.setConnection("disconnected");
+      this.lost("silence");
     }, this.timeoutMs);
   }
 
   /** Something arrived from the kernel (a welcome, a frame, a status change): it is alive. */
   alive(): void {
+    const was = this.connectionValue;
     this.lastHeard = Date.now();
     this.clearTimer();
     this.setConnection("live");
+    if (was === "disconnected") this.source.reconnected?.();
   }
 
   /** Whether a live view has heard nothing for `HEARTBEAT_MS` and no welcome is awaited: time to say hello. */
@@ -105,8 +138,9 @@ export class StatusLine {
   }
 
   /** The comm is known to be closed. */
-  lost(): void {
+  lost(reason: LostReason): void {
     this.clearTimer();
+    this.element.dataset.reason = reason;
     this.setConnection("disconnected");
   }
 
@@ -153,5 +187,7 @@ export class StatusLine {
 
   dispose(): void {
     this.clearTimer();
+    if (this.hostCheck) clearTimeout(this.hostCheck);
+    this.hostCheck = null;
   }
 }

@@ -11,7 +11,7 @@ import { LabelSync } from "./labelSync";
 import { Palette } from "./palette";
 import { isServerMessage, MAX_BRUSHES, newBrush, PROTOCOL_VERSION, type BackgroundState, type Brush,
   type ClientMessage, type Model } from "./protocol";
-import { DISCONNECTED_CLASS, emptyPromptWarning, HEARTBEAT_MS, StatusLine } from "./status";
+import { DISCONNECTED_CLASS, emptyPromptWarning, HEARTBEAT_MS, kernelGone, StatusLine } from "./status";
 import { Toolbar } from "./toolbar";
 
 const STROKE_SYNC_MS = 100; // label-map syncs during a stroke: a stream needs one every `steps` ticks to keep going
@@ -28,23 +28,33 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
   hostSignal?.addEventListener("abort", () => controller.abort(), { signal });
   // A closed comm (the kernel restarted or shut down) throws on send, also from timers such as the
   // frame view's deferred ack: never let that escape into the page; the status line says disconnected.
+  // Nothing but a hello goes out while disconnected (a dead comm makes ipywidgets log an error per message).
   const send = (message: ClientMessage): boolean => {
+    if (message.kind !== "hello" && status.connection === "disconnected") return false;
     try {
       model.send(message);
       return true;
     } catch (error) {
       console.warn(`[semanticdraw] could not reach the kernel: ${error}`);
-      status.lost();
+      status.lost("send");
       return false;
     }
   };
+  let held = false; // changes saved while disconnected, not sent yet
   const save = <K extends keyof Model>(key: K, value: Model[K]) => {
     model.set(key, value);
+    if (status.connection === "disconnected") held = true;
+    else flush();
+  };
+  // Saving while disconnected is held back: the model keeps the changes and sends them all once the kernel
+  // speaks again (a welcome after a slow answer), or never (a dead kernel: "run the notebook's cells again").
+  const flush = () => {
+    held = false;
     try {
       model.save_changes();
     } catch (error) { // a closed comm, as for send: the view keeps the value, the status says disconnected
       console.warn(`[semanticdraw] could not reach the kernel: ${error}`);
-      status.lost();
+      status.lost("send");
     }
   };
   let selected = 1;
@@ -54,7 +64,8 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
 
   const status = new StatusLine({
     status: () => model.get("status"),
-    hostDisconnected: () => host.classList.contains(DISCONNECTED_CLASS),
+    hostDisconnected: () => host.classList.contains(DISCONNECTED_CLASS) || kernelGone(model.widget_manager),
+    reconnected: () => held && flush(),
   });
   const sync = new LabelSync(() => labels.data, (value) => save("labels", value), { interval: STROKE_SYNC_MS });
   const loadLabels = async () => {
@@ -238,7 +249,7 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
     ["change:background_image", showPhoto],
     ["change:snapshot", showSnapshot],
     // ipywidgets' comm liveness (JupyterLab, Notebook 7): a closed comm means no kernel behind this view
-    ["comm_live_update", () => (host.classList.contains(DISCONNECTED_CLASS) ? status.lost() : hello())],
+    ["comm_live_update", () => (host.classList.contains(DISCONNECTED_CLASS) ? status.lost("host") : hello())],
   ];
   for (const [event, handler] of handlers) model.on(event, handler);
   const hello = () => {

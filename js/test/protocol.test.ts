@@ -5,7 +5,8 @@ import { isServerMessage, newBrush, PROTOCOL_VERSION } from "../src/protocol";
 
 describe("protocol", () => {
   it("recognises server messages and rejects anything else", () => {
-    expect(isServerMessage({ kind: "frame", epoch: 1, seq: 1, mime: "image/jpeg", width: 8, height: 8 })).toBe(true);
+    expect(isServerMessage({ kind: "frame", epoch: 1, seq: 1, mime: "image/jpeg", width: 8, height: 8, settled: false, tick: 1, step: 4 })).toBe(true);
+    expect(isServerMessage({ kind: "frame", epoch: 1, seq: 1, mime: "image/jpeg", width: 8, height: 8 })).toBe(false);
     expect(isServerMessage({ kind: "error", message: "boom" })).toBe(true);
     for (const bad of [null, 3, "frame", {}, { kind: "frame" }, { kind: "frame", seq: "1", mime: "x" }, { kind: "nope" }]) {
       expect(isServerMessage(bad)).toBe(false);

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { Status } from "../src/protocol";
+import { noPromptWarning, type Status } from "../src/protocol";
 import { CONNECTING_TEXT, describeStatus, DISCONNECTED_TEXT, StatusLine, WELCOME_TIMEOUT_MS } from "../src/status";
 
 const status = (change: Partial<Status> = {}): Status =>
@@ -23,9 +23,11 @@ describe("describeStatus", () => {
     expect(local.warning).toBe("brush 2 has no prompt · ignored: castle");
     expect(describeStatus(status({ warning: "ignored: castle" }), "disconnected").warning).toBe("");
     expect(describeStatus(status(), "live", { error: "bad file" }).error).toBe("bad file");
-    const both = describeStatus(status({ warning: "brush 'grass' has no prompt, so its strokes paint nothing yet" }), "live",
-      { warning: "brush 2 has no prompt: it paints nothing until you give it one" });
-    expect(both.warning).toBe("brush 'grass' has no prompt, so its strokes paint nothing yet"); // said once
+    const both = describeStatus(status({ warning: `${noPromptWarning("grass")}; the model ignores: castle` }), "live",
+      { warning: noPromptWarning("grass") });
+    expect(both.warning).toBe(`${noPromptWarning("grass")}; the model ignores: castle`); // said once, in one wording
+    const other = describeStatus(status({ warning: noPromptWarning("grass") }), "live", { warning: noPromptWarning("sky") });
+    expect(other.warning).toBe(`${noPromptWarning("sky")} · ${noPromptWarning("grass")}`); // two brushes: both
   });
 });
 

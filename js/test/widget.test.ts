@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import * as widgetModule from "../src/widget";
-import { PROTOCOL_VERSION } from "../src/protocol";
-import { CONNECTING_TEXT, DISCONNECTED_TEXT, HEARTBEAT_MS, WELCOME_TIMEOUT_MS } from "../src/status";
+import { noPromptWarning, PROTOCOL_VERSION } from "../src/protocol";
+import { CONNECTING_TEXT, DISCONNECTED_TEXT, HEARTBEAT_MS, KERNEL_CHECK_MS, kernelGone, WELCOME_TIMEOUT_MS } from "../src/status";
 import { fakeModel } from "./fakeModel";
 
 const widget = widgetModule.default;
@@ -128,8 +128,12 @@ describe("widget", () => {
     const { $, kernel, state } = mount();
     $<HTMLInputElement>(".sdw-brush[data-label='2'] input[type=radio]").dispatchEvent(new Event("change"));
     stroke($<HTMLCanvasElement>("canvas.sdw-draw"), 4, 1, 10);
-    expect($(".sdw-warning").textContent).toContain("brush 2 has no prompt");
+    expect($(".sdw-warning").textContent).toBe(`ⓘ ${noPromptWarning("grass")}`); // the kernel's wording
+    kernel.message({ kind: "welcome", version: PROTOCOL_VERSION, epoch: 1 });
+    kernel.update("status", { state: "idle", fps: 0, tick: 3, error: null, epoch: 1, warning: noPromptWarning("grass") });
+    expect($(".sdw-warning").textContent).toBe(`ⓘ ${noPromptWarning("grass")}`); // said once, not twice
     kernel.update("brushes", state.brushes.map((b, i) => (i === 1 ? { ...b, prompt: "green grass" } : b)));
+    kernel.update("status", { state: "idle", fps: 0, tick: 3, error: null, epoch: 1, warning: null });
     expect($(".sdw-warning").textContent).toBe("");
   });
 
@@ -172,6 +176,49 @@ describe("widget liveness", () => {
     vi.advanceTimersByTime(10 * HEARTBEAT_MS);
     expect(hellos()).toBe(3); // no hellos into the void
     cleanup();
+  });
+});
+
+describe("a shut-down kernel", () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"] }));
+  afterEach(() => {
+    vi.useRealTimers();
+    document.body.replaceChildren();
+  });
+
+  it("shows as disconnected within a second, and nothing is sent into the dead comm", () => {
+    const fake = fakeModel();
+    const manager = { kernel: { status: "idle" } as { status: string } | null }; // JupyterLab's manager, duck-typed
+    (fake.model as unknown as { widget_manager: unknown }).widget_manager = manager;
+    const host = document.createElement("div");
+    document.body.append(host);
+    widget.render({ model: fake.model, el: host });
+    const $ = <T extends Element = HTMLElement>(selector: string) => host.querySelector<T>(selector)!;
+    fake.kernel.message({ kind: "welcome", version: PROTOCOL_VERSION, epoch: 1 });
+    vi.advanceTimersByTime(3 * KERNEL_CHECK_MS);
+    expect($(".sdw-status-text").textContent).toMatch(/^idle/);
+    manager.kernel = null; // Kernel -> Shut Down: the session has no kernel any more
+    vi.advanceTimersByTime(KERNEL_CHECK_MS);
+    expect($(".sdw-status-text").textContent).toBe(DISCONNECTED_TEXT);
+    expect($(".sdw-status").dataset.reason).toBe("host"); // told by the host, not by an unanswered hello
+    const [saved, sent] = [fake.saved.length, fake.sent.length];
+    const seed = $<HTMLInputElement>("input[aria-label='seed']");
+    seed.value = "7";
+    seed.dispatchEvent(new Event("change"));
+    const stepButton = [...$("div.sdw-toolbar").querySelectorAll("button")].find((b) => b.textContent === "step");
+    stepButton?.click();
+    expect([fake.saved.length, fake.sent.length]).toEqual([saved, sent]);
+    expect(fake.state.seed).toBe(7); // kept in the view
+    fake.kernel.message({ kind: "welcome", version: PROTOCOL_VERSION, epoch: 1 }); // it answers after all
+    expect(fake.saved.at(-1)).toEqual({ seed: 7 }); // the held change goes out then
+  });
+
+  it("a restarting or dead kernel counts as gone; a host without a kernel property never says so", () => {
+    for (const [manager, gone] of [[{ kernel: { status: "dead" } }, true], [{ kernel: { status: "restarting" } }, true],
+      [{ kernel: { status: "busy", isDisposed: true } }, true], [{ kernel: { status: "busy" } }, false],
+      [{ get_model: () => null }, false], [null, false]] as const) {
+      expect(kernelGone(manager)).toBe(gone);
+    }
   });
 });
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from ..engine.stream import Frame, Stream
+from ..engine.trace import Trace
 from ..scene import Scene
 from .flow import FlowControl
 
@@ -35,6 +36,10 @@ class SessionStatus:
     converged: bool
     error: str | None = None  # the last error, cleared by the next successful tick
     epoch: int = 0  # the session's stream generation (see EncodedFrame.epoch)
+    steps: int = 0  # the sampler settings the stream runs now (refused ones never show here)
+    guidance_scale: float = 0.0
+    notice: str | None = None  # a viewer's note (say, why its last input was refused), see ``annotate``
+    warning: str | None = None  # a viewer's warning (say, a brush without a prompt), see ``annotate``
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,9 @@ class TickJob:
     settings: dict[str, Any]
     replies: list[concurrent.futures.Future]  # reconfigure() callers, told once the settings applied or failed
     settings_error: Exception | None = None
+    # filled on the model thread, the only one that touches the Stream, for the owner to read afterwards:
+    applied: tuple[int, float] | None = None  # (steps, guidance_scale) the stream runs after the job
+    trace: Trace | None = None  # the stream's newest finished trace
 
 
 def run_tick_job(stream: Stream, job: TickJob) -> Frame:
@@ -79,13 +87,18 @@ def run_tick_job(stream: Stream, job: TickJob) -> Frame:
             job.settings_error = error
     if job.scene is not None:
         stream.update(job.scene)
-    return stream.tick()
+    frame = stream.tick()
+    job.applied = (stream.steps, stream.options.guidance_scale)
+    job.trace = stream.last_trace() if stream.trace_ticks else None
+    return frame
 
 
 @dataclass
 class _Sink:
     sink: FrameSink
     flow: FlowControl[EncodedFrame]
+    next_resend: float = float("-inf")  # when a resend of the newest frame may go again
+    resend_due: bool = False  # a resend asked for sooner than that, to go then (hellos coalesce)
 
 
 def _resolve(future: concurrent.futures.Future, result: Any = None, error: BaseException | None = None) -> None:
@@ -106,13 +119,16 @@ class SessionCore:
     max_in_flight: int = 2
     ack_timeout: float = 2.0
     settle_delay: float = 0.3
+    resend_interval: float = 1.0  # at most one resend of the newest frame per sink this often
     status: SessionStatus = field(init=False)
     frame: Frame | None = field(default=None, init=False)  # the newest frame
     latest: EncodedFrame | None = field(default=None, init=False)  # the newest encoded frame
     listeners: list[Callable[[SessionStatus], None]] = field(default_factory=list, init=False)
+    trace: Trace | None = field(default=None, init=False)  # of the newest finished frame (when tracing)
 
     def __post_init__(self) -> None:
-        self.status = SessionStatus(state="stopped", tick=0, fps=0.0, converged=False, epoch=self.epoch)
+        self.status = SessionStatus(state="stopped", tick=0, fps=0.0, converged=False, epoch=self.epoch,
+                                    steps=self.stream.steps, guidance_scale=self.stream.options.guidance_scale)
         self._running = False
         self._ticking = False
         self._paused = False
@@ -173,6 +189,29 @@ class SessionCore:
         """One tick while paused (for step-by-step teaching)."""
         self._single_steps += 1
         self._failed = False
+
+    def annotate(self, notice: str | None, warning: str | None) -> None:
+        """A viewer's own note and warning, reported in the status beside the stream's state."""
+        self._refresh_status(notice=notice, warning=warning)
+
+    def resend(self, sink_id: int, shown: tuple[int, int] | None, now: float) -> None:
+        """Offer the newest frame again to a view that does not show it (a hello from a re-rendered view).
+
+        At most once per ``resend_interval`` per sink: a request sooner waits for the interval's end, and
+        any number of requests meanwhile make one resend (1,000 hellos are not 1,000 frames).
+        """
+        state = self._sinks.get(sink_id)
+        latest = self.latest
+        if state is None or latest is None or not self._running:
+            return
+        if shown is not None and shown[0] == latest.epoch and shown[1] >= latest.seq:
+            return  # it shows the newest already (a heartbeat)
+        if now < state.next_resend:
+            state.resend_due = True
+            return
+        state.next_resend = now + self.resend_interval
+        state.resend_due = False
+        self._offer(state, latest)
 
     def add_sink(self, sink: FrameSink, window: int | None, now: float) -> int:
         """Register a frame consumer; it gets the current picture at once (if it is encoded yet)."""
@@ -246,6 +285,9 @@ class SessionCore:
             return
         new = frame is not self.frame  # an idle stream hands back its last frame
         self.frame = frame
+        if job.trace is not None:
+            self.trace = job.trace
+        applied = {"steps": job.applied[0], "guidance_scale": job.applied[1]} if job.applied else {}
         error = f"{type(job.settings_error).__name__}: {job.settings_error}" if job.settings_error else None
         if new:
             self._tick_times.append(now)
@@ -257,7 +299,7 @@ class SessionCore:
             self._frame_waiters = []
         finished = self._finished()
         self._settle_at = now + self.settle_delay if finished and self._settled_frame is not frame else None
-        self._refresh_status(error=error)  # before the settled waiters: who awaits it sees the status too
+        self._refresh_status(error=error, **applied)  # before the settled waiters: who awaits it sees it too
         if finished:
             for waiter in self._settled_waiters:
                 _resolve(waiter, frame)
@@ -280,11 +322,15 @@ class SessionCore:
     def next_deadline(self, now: float) -> float | None:
         """When the owner should call ``timers_due``: the settle, or a silent view's ack timeout."""
         deadlines = [self._settle_at] if self._settle_at is not None else []
+        deadlines += [s.next_resend for s in self._sinks.values() if s.resend_due]
         if self._running and not self.idle and self._sinks:
             deadlines += [s.flow.saturation_ends() for s in self._sinks.values() if s.flow.saturated(now)]
         return min(deadlines, default=None)
 
     def timers_due(self, now: float) -> None:
+        for sink_id, state in list(self._sinks.items()):
+            if state.resend_due and now >= state.next_resend:
+                self.resend(sink_id, None, now)
         if self._settle_at is None or now < self._settle_at:
             return  # (an ack timeout needs no action: want_tick sees it)
         self._settle_at = None

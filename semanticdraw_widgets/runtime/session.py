@@ -4,21 +4,35 @@ Why a thread of its own: comm handlers arrive on the kernel's main thread or on 
 depending on the front end, Colab does not pump the kernel loop between cells, and a blocking cell
 freezes the kernel loop. So nothing here relies on the caller's loop or thread.
 
-One owner. The loop thread owns all runtime state, kept in a ``SessionCore`` (see ``core.py``): the
-scene inbox, the pending sampler settings, the status, the sinks and their flow control, the settle
-deadline. Other threads only hand requests over with ``loop.call_soon_threadsafe``; sinks and status
-listeners are called from the loop thread only. Before ``start()`` and after the loop has ended, the
-caller's thread owns the state instead (under the lifecycle lock).
+One owner. All runtime state lives in a ``SessionCore`` (see ``core.py``): the scene inbox, the pending
+sampler settings, the status, the sinks and their flow control, the settle deadline, the newest trace.
+Whoever owns the core is the only one who calls it:
 
-* compute — ticks run one at a time on a model thread; the loop stays free for acks and requests.
-* outputs — frames are encoded off the model path and handed to sinks with ack-based flow control: at
-  most ``max_in_flight`` unacknowledged frames per sink (acks are cumulative), newer frames replace a
-  waiting one (newest wins). While every sink's window is full the loop waits for an ack rather than
-  render frames nobody can show (a sink silent for ``ack_timeout`` seconds is not waited for). Frames
-  go as JPEG, the finished picture included; a lossless PNG of it follows once the stream has stayed
-  idle for ``settle_delay`` seconds, through one cancellable ``call_later`` handle.
+    phase       owner of the core                     how another thread's request reaches it
+    stopped     the caller, holding ``_lock``          it runs at once, in the caller's thread
+    running     the loop thread                        ``loop.call_soon_threadsafe``
+    stopping    the loop thread (finishing its tick)   ``loop.call_soon_threadsafe``
+
+              start()                stop()                 the loop's next turn
+    stopped ──────────► running ───────────► stopping ─────────────────────────► stopped
+                           ▲                    │         (the thread ends; a start() now
+                           └────────────────────┘          waits for it, then starts a new one)
+                        start() before the loop's next turn revives the same loop
+
+The phase changes only under ``_lock``, so a request and a phase change never cross. Sinks and status
+listeners run in the owner's thread; a sink or listener may call back (even ``stop()``) at once.
+
+Threads: the loop thread, plus one model thread (ticks run one at a time there, so the loop stays free
+for acks and requests) and one encode thread (frames are encoded beside the next tick, in order).
+
+* outputs — frames are handed to sinks with ack-based flow control: at most ``max_in_flight``
+  unacknowledged frames per sink (acks are cumulative), newer frames replace a waiting one (newest wins).
+  While every sink's window is full the loop waits for an ack rather than render frames nobody can show
+  (a sink silent for ``ack_timeout`` seconds is not waited for). Frames go as JPEG, the finished picture
+  included; a lossless PNG of it follows once the stream has stayed idle for ``settle_delay`` seconds,
+  through one cancellable ``call_later`` handle (which also serves coalesced resends, see ``resend``).
 * settings — ``reconfigure(steps=..., guidance_scale=...)`` applies between ticks, keeps the caches,
-  and is all or nothing: refused settings leave the last good ones running.
+  and is all or nothing: refused settings leave the last good ones running (``status.steps``).
 * errors  — a failing tick sets an error status, keeps the previous picture and waits for the next
   update (the same Scene object again retries); the session stays alive.
 """
@@ -33,12 +47,13 @@ import logging
 import random
 import threading
 import time
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Literal
 
 from PIL import Image
 
 from ..backends.base import Backend
 from ..engine.stream import Frame, Stream
+from ..engine.trace import Trace
 from ..scene import Scene
 from ..validation import as_float, as_int, check_run_options
 from .core import STATES, EncodedFrame, EncodeRequest, FrameSink, SessionCore, SessionStatus, run_tick_job
@@ -79,23 +94,23 @@ class Session:
 
     def __init__(self, backend: Backend, scene: Scene, steps: int = 4, *, max_in_flight: int = 2,
                  jpeg_quality: int = 85, max_fps: float | None = None, ack_timeout: float = 2.0,
-                 settle_delay: float = 0.3, **stream_options: Any) -> None:
+                 settle_delay: float = 0.3, resend_interval: float = 1.0, **stream_options: Any) -> None:
         max_in_flight = as_int(max_in_flight, "max_in_flight", min=1)
         self.jpeg_quality = as_int(jpeg_quality, "jpeg_quality", min=1, max=95)
         self.min_interval = 1 / as_float(max_fps, "max_fps", min=1e-3) if max_fps is not None else 0.0
         ack_timeout = as_float(ack_timeout, "ack_timeout", min=1e-3)
         settle_delay = as_float(settle_delay, "settle_delay", min=0.0)
-        self.stream = Stream(backend, scene, steps, **stream_options)  # owned by the loop once started
+        resend_interval = as_float(resend_interval, "resend_interval", min=0.0)
+        self.stream = Stream(backend, scene, steps, **stream_options)  # touched only by tick jobs once started
         self.epoch = next(_epochs)
         self.max_in_flight = max_in_flight
         self._core = SessionCore(self.stream, self.epoch, max_in_flight=max_in_flight, ack_timeout=ack_timeout,
-                                 settle_delay=settle_delay)
-        self._lifecycle = threading.RLock()
+                                 settle_delay=settle_delay, resend_interval=resend_interval)
+        self._lock = threading.RLock()  # guards _phase (and the core while stopped); re-entered by callbacks
+        self._phase: Literal["stopped", "running", "stopping"] = "stopped"
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
-        self._stopping = False
-        self._exiting = False  # the loop has left its main loop: requests run in the caller's thread again
         self._timer: asyncio.TimerHandle | None = None
         self._encodes: set[asyncio.Future] = set()
         self._model_pool: concurrent.futures.ThreadPoolExecutor | None = None
@@ -104,28 +119,29 @@ class Session:
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self) -> None:
         """Start streaming in a daemon thread; returns at once. Starting twice is harmless."""
-        with self._lifecycle:
+        with self._lock:
+            if self._phase == "running":
+                return
+            if self._phase == "stopping":  # the loop has not reached its next turn: keep it
+                self._phase = "running"
+                self._call(self._core.start)
+                return
             old = self._thread
-            if old is not None and old.is_alive() and not self._exiting:
-                if self._stopping:  # stop() timed out and its loop is still finishing a tick: keep that loop
-                    self._stopping = False
-                    self._call(self._core.start)
-                return
-        if old is not None and old.is_alive():
+        if old is not None:
             old.join()  # a loop on its way out only closes its pools now
-        with self._lifecycle:
-            if self._thread is not old:  # another start() won the race
+        with self._lock:
+            if self._phase != "stopped" or self._thread is not old:  # another start() won the race
                 return
-            self._stopping = self._exiting = False
             self._loop = asyncio.new_event_loop()
             self._wake = asyncio.Event()
             self._model_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="semanticdraw-model")
             self._encode_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="semanticdraw-encode")
             self._core.start()
+            self._flush()  # still the owner here: the loop thread takes over below
+            self._phase = "running"
             self._thread = threading.Thread(target=self._thread_main, args=(self._loop,), name="semanticdraw-session",
                                             daemon=True)
             self._thread.start()
-        self._flush()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop after the current tick and join the thread; safe from any thread, a listener or a sink included.
@@ -133,26 +149,27 @@ class Session:
         The status says "stopped" when this returns, even if a long tick outlives `timeout`; a start()
         meanwhile revives that same loop instead of starting a second one.
         """
-        with self._lifecycle:
-            self._stopping = True
-            thread = self._thread
         stopped = threading.Event()
 
         def stop_core() -> None:
             self._core.stop()
             stopped.set()
 
-        self._call(stop_core)
+        with self._lock:
+            if self._phase == "running":
+                self._phase = "stopping"
+            thread = self._thread
+            self._call(stop_core)
         if thread is None or thread is threading.current_thread():
-            return  # called from the loop itself: it ends once this callback returns
-        deadline = time.monotonic() + timeout  # one budget for both waits, as the docstring promises
-        stopped.wait(timeout)
-        thread.join(max(0.0, deadline - time.monotonic()))
+            return  # never started, or called from the loop itself: it ends once this callback returns
+        # The loop is never busy for long (ticks run on the model thread), so the handover is waited for in
+        # full: the status says "stopped" on return, however loaded the machine. Only the tick may outlast `timeout`.
+        stopped.wait()
+        thread.join(timeout)
 
     @property
     def running(self) -> bool:
-        thread = self._thread
-        return thread is not None and thread.is_alive() and not self._stopping
+        return self._phase == "running"
 
     def __enter__(self) -> "Session":
         self.start()
@@ -190,6 +207,15 @@ class Session:
         """Run exactly one tick while paused (for step-by-step teaching)."""
         self._call(self._core.step)
 
+    def annotate(self, notice: str | None = None, warning: str | None = None) -> None:
+        """Report a viewer's own note and warning in ``status.notice``/``status.warning`` (replacing the last).
+
+        Returns once the status (and so every listener) shows them: a refused input is reported at once.
+        """
+        done: concurrent.futures.Future = concurrent.futures.Future()
+        self._call(lambda: (self._core.annotate(notice, warning), done.set_result(None)))
+        done.result()
+
     def add_sink(self, sink: FrameSink, max_in_flight: int | None = None) -> int:
         """Register a frame consumer; returns its id for ``ack``/``remove_sink``. The newest frame is sent at once."""
         if not callable(sink):
@@ -209,9 +235,16 @@ class Session:
             return
         self._call(lambda: self._core.ack(sink_id, seq, time.monotonic()))
 
+    def resend(self, sink_id: int, shown: tuple[int, int] | None = None) -> None:
+        """Send the newest frame to the sink again unless it shows it (`shown` = its epoch, seq); coalesced."""
+        self._call(lambda: self._core.resend(sink_id, shown, time.monotonic()))
+
     def add_status_listener(self, listener: Callable[[SessionStatus], None]) -> None:
-        """Call `listener(status)` on every status change (from the session's thread)."""
+        """Call `listener(status)` on every status change (from the owner's thread, see the module docstring)."""
         self._call(self._core.listeners.append, listener)
+
+    def remove_status_listener(self, listener: Callable[[SessionStatus], None]) -> None:
+        self._call(lambda: listener in self._core.listeners and self._core.listeners.remove(listener))
 
     # -- outputs (any thread) ------------------------------------------------------------------------
     @property
@@ -222,6 +255,11 @@ class Session:
     def frame(self) -> Frame | None:
         """The newest frame, or None before the first one."""
         return self._core.frame
+
+    @property
+    def trace(self) -> Trace | None:
+        """The step-by-step history of the newest finished frame (when tracing), else None."""
+        return self._core.trace  # replaced whole by the owner, never changed in place
 
     def wait_frame(self, timeout: float | None = None) -> Frame:
         """Block until the next frame (for scripts and tests; use ``await next_frame()`` in notebooks)."""
@@ -250,32 +288,24 @@ class Session:
 
     # -- handing requests to the owner ---------------------------------------------------------------
     def _call(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run `fn(*args)` on the loop thread, or here under the lifecycle lock when no loop is running."""
-        with self._lifecycle:
-            loop = self._loop
-            if loop is not None and not self._exiting:
-                if threading.current_thread() is not self._thread:
-                    loop.call_soon_threadsafe(self._handle, fn, args)
-                    return
-                on_loop = True  # a listener or sink calling back: the owner itself, so at once
-            else:
-                on_loop = False
-                fn(*args)
-        if on_loop:
+        """Run `fn(*args)` as the core's owner (see the phase table in the module docstring)."""
+        with self._lock:
+            if self._phase != "stopped" and threading.current_thread() is not self._thread:
+                self._loop.call_soon_threadsafe(self._handle, fn, args)
+                return
+            # stopped: this caller owns the core while it holds the lock; or the loop thread calling back
             self._handle(fn, args)
-        else:
-            self._flush()
 
     def _handle(self, fn: Callable[..., Any], args: tuple) -> None:
-        """A handed-over request, on the loop thread."""
-        if self._exiting:  # the loop is winding down: its state belongs to whoever holds the lock now
-            with self._lifecycle:
+        """Run a request as the owner, then deliver what it queued (and wake the loop if it runs)."""
+        if self._phase == "stopped":  # on the loop thread only the loop itself sets it, so it cannot change under us
+            with self._lock:  # the loop has let go: the core belongs to whoever holds the lock
                 fn(*args)
-        else:
-            fn(*args)
+                self._flush()
+            return
+        fn(*args)  # on the loop thread: no lock, so a sink or listener may take its own locks freely
         self._flush()
-        if self._wake is not None:
-            self._wake.set()
+        self._wake.set()
 
     def _flush(self) -> None:
         """Deliver what the core queued and start the encodes it asked for."""
@@ -289,9 +319,10 @@ class Session:
             self._encode(request)
 
     def _encode(self, request: EncodeRequest) -> None:
-        loop = self._loop
-        future = loop.run_in_executor(self._encode_pool, encode_image, request.frame.image, request.mime,
-                                      self.jpeg_quality)
+        if self._phase == "stopped" or self._loop is None:
+            return  # stopped: nobody takes frames any more
+        future = self._loop.run_in_executor(self._encode_pool, encode_image, request.frame.image, request.mime,
+                                            self.jpeg_quality)
         self._encodes.add(future)
         future.add_done_callback(lambda done: self._encoded(request, done))
 
@@ -311,17 +342,14 @@ class Session:
             loop.run_until_complete(self._run(loop))
         finally:
             loop.close()
-            with self._lifecycle:
-                if self._loop is loop:
-                    self._loop = None
 
     async def _run(self, loop: asyncio.AbstractEventLoop) -> None:
         core, wake = self._core, self._wake
         try:
             while True:
-                with self._lifecycle:
-                    if self._stopping:  # decided under the lock, so a start() now cannot think it revived us
-                        self._exiting = True
+                with self._lock:
+                    if self._phase == "stopping":  # decided under the lock: a start() now starts a new loop
+                        self._phase = "stopped"
                         break
                 if core.want_tick(time.monotonic()):
                     began = time.monotonic()
@@ -330,10 +358,9 @@ class Session:
                         frame = await loop.run_in_executor(self._model_pool, run_tick_job, self.stream, job)
                     except Exception as error:  # any model failure: report, keep the picture, wait for an update
                         log.exception("semanticdraw: tick failed")
-                        core.tick_failed(job, error, time.monotonic())
+                        self._handle(core.tick_failed, (job, error, time.monotonic()))
                     else:
-                        core.tick_done(job, frame, time.monotonic())
-                    self._flush()
+                        self._handle(core.tick_done, (job, frame, time.monotonic()))
                     pause = self.min_interval - (time.monotonic() - began)
                     if pause > 0:
                         await asyncio.sleep(pause)
@@ -342,19 +369,22 @@ class Session:
                 await wake.wait()
                 wake.clear()
         finally:
-            if self._timer is not None:
-                self._timer.cancel()
-            if self._encodes:  # let encodes under way land (they are milliseconds)
+            with self._lock:
+                self._phase = "stopped"  # (also when leaving through an exception)
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._handle(core.stop, ())
+            if self._encodes:  # let encodes under way land (they are milliseconds) and reach the sinks
                 await asyncio.gather(*self._encodes, return_exceptions=True)
-            with self._lifecycle:
-                self._exiting = True  # (also when leaving through an exception)
-                core.stop()
-            self._flush()
-            self._model_pool.shutdown(wait=False)
-            self._encode_pool.shutdown(wait=False)
+            # requests handed over before the phase changed still sit in the loop's queue: run them now
+            await asyncio.sleep(0)
+            # both pools are idle now (the loop leaves only between ticks, and the encodes have landed), so
+            # waiting joins their threads at once: a stopped session leaves no thread behind
+            self._model_pool.shutdown(wait=True)
+            self._encode_pool.shutdown(wait=True)
 
     def _arm_timer(self, loop: asyncio.AbstractEventLoop, deadline: float | None) -> None:
-        """One cancellable handle for the next settle or ack timeout."""
+        """One cancellable handle for the next settle, resend or ack timeout."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

@@ -1,22 +1,24 @@
 """SemanticDrawCanvas: paint regions with semantic brushes in the notebook, watch the picture stream back.
 
 The browser draws strokes locally and syncs a compressed label map (see ``protocol``); this class
-checks what arrives, turns traits into a Scene (``palette.scene_from_labels``), feeds a ``Session`` and
-relays its frames as binary custom messages with epoch-tagged acknowledgements. Everything durable is
-a trait, so a reloaded view shows the same state.
+checks what arrives, turns traits into a Scene (``palette.scene_from_labels``) and feeds a ``Session``.
+The canvas is a view of the Session's core: it keeps no copy of settings, status or frames. Its frames
+and its status trait come from the Session's owner thread through a ``StreamLink`` (``canvas_link``);
+the status trait is the core's status (``canvas_status``), including this canvas's own note about a
+refused input, which it hands to the core with ``Session.annotate``. The uploaded photo is decoded in
+``canvas_photo``. Everything durable is a trait, so a reloaded view shows the same state.
 
 Nothing from the browser can raise out of a comm handler: a refused trait value or message shows its
 reason in the status line, the trait goes back to its last good value, and the stream keeps running.
+The browser may write only the traits the protocol marks as such (``protocol.BROWSER_WRITABLE``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import os
 import threading
-import time
 import warnings
 from importlib import resources
 from pathlib import Path
@@ -26,31 +28,28 @@ import anywidget
 import numpy as np
 import traitlets
 from ipywidgets.widgets.trait_types import CByteMemoryView
-from PIL import Image, ImageOps
+from PIL import Image
 
 from ..backends.base import Backend
 from ..engine.stream import Frame
 from ..engine.trace import Trace
-from ..runtime.session import EncodedFrame, Session, SessionStatus
+from ..runtime.session import Session
 from ..files import read_bytes_bounded
-from ..images import open_image_bounded, photo_pixel_budget
 from ..scene import Background, Scene, SceneError
 from ..samplers import steps_range
 from ..validation import ValidationError, check_field
-from .palette import (DEFAULT_BACKGROUND, DEFAULT_BRUSHES, PaletteError, make_brush, painted_without_prompt,
-                      palette_from_json, palette_to_json, scene_from_labels, validate_background, validate_brushes)
+from .canvas_link import StreamLink
+from .canvas_photo import PhotoCache, open_photo, png_bytes
+from .canvas_status import scene_warning, status_value
+from .palette import (DEFAULT_BACKGROUND, DEFAULT_BRUSHES, PaletteError, make_brush, palette_from_json,
+                      palette_to_json, scene_from_labels, validate_background, validate_brushes)
 from .traits import Checked
-from .protocol import (PROTOCOL_VERSION, FrameMessage, ProtocolError, WelcomeMessage,
-                       decode_labels, encode_labels, parse_client_message)
+from .protocol import (BROWSER_WRITABLE, HELLO_FRAME_INTERVAL, PROTOCOL_VERSION, ProtocolError,
+                       build_message, clip_message, decode_labels, encode_labels, excerpt, parse_client_message)
 
 log = logging.getLogger(__name__)
 
 STATIC = resources.files("semanticdraw_widgets") / "widgets" / "static"
-SNAPSHOT_INTERVAL = 1.0  # seconds between snapshot trait updates while streaming
-STATUS_INTERVAL = 0.25  # seconds between status updates that only move the counters
-# An uploaded photo may be far larger than the canvas (a phone photo on a 512x512 canvas), but not unbounded:
-# its header is checked against images.photo_pixel_budget before a pixel is decoded.
-MAX_PHOTO_BYTES = 64 * 2**20
 MAX_PALETTE_FILE_BYTES = 16 * 2**20  # a palette of 254 brushes with 1,000-character texts is under 2 MB
 
 __all__ = ["PaletteError", "SemanticDrawCanvas", "make_brush", "snapshot_image"]
@@ -62,8 +61,10 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     canvas = SemanticDrawCanvas(backend, width=512, height=512); canvas.start(); canvas  # display it
     """
 
-    _esm = STATIC / "widget.js"
-    _css = STATIC / "widget.css"
+    # The bundle's text, not its path: for a path anywidget ties every instance to a class-wide file watcher
+    # signal (hot reload) that holds it forever, so no canvas could ever be freed.
+    _esm = (STATIC / "widget.js").read_text(encoding="utf-8")
+    _css = (STATIC / "widget.css").read_text(encoding="utf-8")
 
     width = traitlets.Int(512).tag(sync=True)
     height = traitlets.Int(512).tag(sync=True)
@@ -77,11 +78,11 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     guidance = Checked(lambda value: check_field("guidance_scale", value, path="guidance", nullable=False),
                        1.0).tag(sync=True)
     playing = traitlets.Bool(True).tag(sync=True)
-    status = traitlets.Dict({"state": "stopped", "fps": 0.0, "tick": 0, "error": None, "epoch": 0,
-                             "warning": None}).tag(sync=True)
-    snapshot = CByteMemoryView(b"").tag(sync=True)
-    snapshot_mime = traitlets.Unicode("image/jpeg").tag(sync=True)
-    protocol_version = traitlets.Int(PROTOCOL_VERSION).tag(sync=True)
+    # written by the kernel only (set_trait): read-only for Python code, refused from the browser (set_state)
+    status = traitlets.Dict(status_value(None), read_only=True).tag(sync=True)
+    snapshot = CByteMemoryView(b"", read_only=True).tag(sync=True)
+    snapshot_mime = traitlets.Unicode("image/jpeg", read_only=True).tag(sync=True)
+    protocol_version = traitlets.Int(PROTOCOL_VERSION, read_only=True).tag(sync=True)
 
     def __init__(self, backend: Backend, width: int = 512, height: int = 512, *, seed: int = 0, steps: int = 4,
                  guidance: float = 1.0, brushes: list[dict[str, Any]] | None = None,
@@ -89,10 +90,11 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
                  **kwargs: Any) -> None:
         if not hasattr(backend, "make_schedule"):
             raise TypeError(f"SemanticDrawCanvas needs a backend from sdw.load_backend(...), got {type(backend).__name__}")
+        self._lock = threading.RLock()  # which Session: comm handlers and cells may race on start/stop
+        self._link: StreamLink | None = None  # the Session streaming for this canvas, once one was made
+        self._want_running = False
         Scene(width=width, height=height, seed=seed, background=Background(prompt="x"))  # checks size and seed
         self.backend = backend  # before the traits: steps are checked against its sampler
-        self._writing_status = False
-        self._reverting = False
         self._notice: str | None = None  # why the last input was refused, shown until an input is accepted
         self._decoded_labels: tuple[Any, np.ndarray] = (None, np.zeros((height, width), np.uint8))
         super().__init__(width=width, height=height, seed=seed, steps=steps, guidance=guidance,
@@ -102,27 +104,13 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         self._fixed_sizes = {"width": width, "height": height}
         self.max_in_flight = max_in_flight
         self.record_trace = trace
-        self._session: Session | None = None
-        self._sink_id: int | None = None
-        self._want_running = False
-        self._lock = threading.RLock()  # session lifecycle only: comm handlers and cells may race on it
-        self._last_snapshot = 0.0
-        self._last_status = 0.0
-        self._last_encoded: EncodedFrame | None = None
-        self._good_settings = {"steps": self.steps, "guidance": self.guidance}
-        self._photo: tuple[bytes, Image.Image | None] = (b"", None)  # digest of the upload -> the fitted photo
+        self._photo = PhotoCache(width, height)
         self.on_msg(self._handle_message)
         self.observe(self._on_scene_trait, names=["brushes", "background", "background_image", "labels", "seed"])
         self.observe(self._on_sampler_trait, names=["steps", "guidance"])
         self.observe(self._on_playing, names=["playing"])
 
     # -- trait validation: the same rules for Python code and the browser ------------------------------
-    @traitlets.validate("status")
-    def _only_the_kernel_writes_status(self, proposal: dict[str, Any]) -> dict[str, Any]:
-        if not self._writing_status:
-            raise traitlets.TraitError("status is read-only: it reports the stream")
-        return proposal["value"]
-
     @traitlets.validate("brushes")
     def _valid_brushes(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
         try:
@@ -164,20 +152,33 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         self._decoded_labels = (data, labels)
         return data
 
-    def set_state(self, sync_data: dict[str, Any]) -> None:
-        """Trait values from the browser: a refused one shows in the status line and the view is corrected."""
+    def set_state(self, sync_data: Any) -> None:
+        """Trait values from the browser: only those it may write; a refused one shows in the status line and
+        the view is corrected."""
+        if not isinstance(sync_data, dict):
+            self._show_error(f"refused a state update from the browser: it must be an object, got "
+                             f"{type(sync_data).__name__}")
+            return
+        allowed = {}
+        for name, value in sync_data.items():
+            if name in BROWSER_WRITABLE:
+                allowed[name] = value
+            else:
+                self._show_error(f"refused {excerpt(name)} from the browser: it is read-only there (only the "
+                                 f"kernel writes it)")
+                if name in self.keys:
+                    self.send_state(name)  # the view shows the value the kernel kept
         try:
-            super().set_state(sync_data)  # together, so that brushes and labels are checked against each other
+            super().set_state(allowed)  # together, so that brushes and labels are checked against each other
             return
         except Exception:  # find the refused value(s): apply one at a time, keep the good ones
             pass
-        for name, value in sync_data.items():
+        for name, value in allowed.items():
             try:
                 super().set_state({name: value})
             except Exception as error:  # TraitError, TypeError...: never out of the comm handler
                 self._show_error(f"refused {name} from the browser: {_reason(error)}")
-                if name in self.keys:
-                    self.send_state(name)  # the view shows the value the kernel kept
+                self.send_state(name)
 
     # -- public API -------------------------------------------------------------------------------
     @property
@@ -215,21 +216,21 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
             self.background_image = b""
             return
         if not isinstance(image, Image.Image):
-            image = _open_photo(Path(image), self.width, self.height)
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, format="PNG")
-        self.background_image = buffer.getvalue()
+            image = open_photo(Path(image), self.width, self.height)
+        self.background_image = png_bytes(image)
 
     @property
     def image(self) -> Image.Image | None:
         """The newest picture, or None before the first frame."""
-        frame = self._session.frame if self._session is not None else None
+        session = self.session
+        frame = session.frame if session is not None else None
         return frame.image if frame is not None else None
 
     @property
     def trace(self) -> Trace | None:
         """Step-by-step history of the newest finished frame (SemanticDrawCanvas(..., trace=True)), else None."""
-        return self._session.stream.last_trace() if self._session is not None else None
+        session = self.session
+        return session.trace if session is not None else None
 
     def inspect(self) -> Any:
         """A DenoisingInspector that follows this canvas's newest finished picture, step by step.
@@ -247,11 +248,13 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
 
     @property
     def session(self) -> Session | None:
-        return self._session
+        link = self._link
+        return link.session if link is not None else None
 
     @property
     def running(self) -> bool:
-        return self._session is not None and self._session.running
+        session = self.session
+        return session is not None and session.running
 
     def start(self) -> None:
         """Start streaming (returns at once). Errors show in the status line; a later fix starts it then."""
@@ -262,30 +265,37 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
             scene = self._scene_or_error()
             if scene is None:
                 return
-            try:
-                session = Session(self.backend, scene, self._good_settings["steps"], max_in_flight=self.max_in_flight,
-                                  guidance_scale=self._good_settings["guidance"],
-                                  trace_ticks=self._good_settings["steps"] if self.record_trace else 0)
+            try:  # a new Session, so a new epoch; its settings are the traits (no other copy exists)
+                session = Session(self.backend, scene, self.steps, max_in_flight=self.max_in_flight,
+                                  guidance_scale=self.guidance, resend_interval=HELLO_FRAME_INTERVAL,
+                                  trace_ticks=self.steps if self.record_trace else 0)
             except (ValueError, TypeError) as error:  # e.g. steps the sampler refuses
                 self._show_error(str(error))
                 return
             if not self.playing:
                 session.pause()
-            self._session = session
-            self._last_encoded = None
-            session.add_status_listener(self._on_status)
-            self._sink_id = session.add_sink(self._send_frame)
+            old, self._link = self._link, StreamLink(self, session, self.max_in_flight)
+            if old is not None:
+                old.close()
+            session.annotate(self._notice, self._current_warning())
             session.start()
 
     def stop(self) -> None:
         """Stop streaming; the last picture stays. Safe to call twice."""
         with self._lock:
             self._want_running = False
-            session = self._session
+            session = self.session
         if session is not None:
             session.stop()
-        else:
-            self._write_status(state="stopped")
+
+    def close(self) -> None:
+        """Stop the stream, release its threads and close the widget; the canvas can then be freed."""
+        with self._lock:
+            self._want_running = False
+            link, self._link = self._link, None
+        if link is not None:
+            link.close()
+        super().close()
 
     async def next_frame(self, timeout: float | None = None) -> Frame:
         return await self._live_session().next_frame(timeout)
@@ -332,93 +342,76 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     # -- traits -> session ---------------------------------------------------------------------------
     def _on_scene_trait(self, change: dict[str, Any]) -> None:
         if not self._want_running:
+            self._note(self._notice)  # the warning may have changed
             return
         scene = self._scene_or_error()
         if scene is None:
             return
-        self._clear_notice()
         if not self.running:
+            self._notice = None
             self.start()  # it failed to start before (say, an empty background prompt): now it can
-        elif self._session is not None:
-            self._session.update(scene)
+        elif self.session is not None:
+            self.session.update(scene)
+            self._note(None)
 
     def _on_sampler_trait(self, change: dict[str, Any]) -> None:
+        session = self.session
+        if session is None or not self.running:
+            return  # start() reads the traits
         key = change["name"]
-        if self._reverting:
-            return
-        if self._session is None or not self.running:
-            self._good_settings[key] = change["new"]
-            return
         settings = {"steps": change["new"]} if key == "steps" else {"guidance_scale": change["new"]}
         try:
-            reply = self._session.reconfigure(**settings)
+            reply = session.reconfigure(**settings)
         except ValueError as error:
-            self._refuse_setting(key, str(error))
+            self._refuse_setting(session, key, change["new"], str(error))
             return
-        reply.add_done_callback(lambda done: self._setting_applied(key, change["new"], done))
+        reply.add_done_callback(lambda done: self._setting_applied(session, key, change["new"], done))
 
-    def _setting_applied(self, key: str, value: Any, done: Any) -> None:
+    def _setting_applied(self, session: Session, key: str, value: Any, done: Any) -> None:
         error = done.exception()
         if error is None:
-            self._good_settings[key] = value
-            self._clear_notice()
+            self._note(None)
         else:
-            self._refuse_setting(key, str(error))
+            self._refuse_setting(session, key, value, str(error))
 
-    def _refuse_setting(self, key: str, reason: str) -> None:
-        good = self._good_settings[key]
-        self._show_error(f"{key} {getattr(self, key)!r} refused ({reason}); kept {good!r}")
+    def _refuse_setting(self, session: Session, key: str, value: Any, reason: str) -> None:
+        """Show the refusal and put the trait back to what the stream runs (the core's status says it)."""
+        good = session.status.steps if key == "steps" else session.status.guidance_scale
+        self._show_error(f"{key} {value!r} refused ({reason}); kept {good!r}")
         if getattr(self, key) != good:
-            self._reverting = True  # the stream still runs the good value: nothing to reconfigure
-            try:
-                setattr(self, key, good)
-            finally:
-                self._reverting = False
+            setattr(self, key, good)  # reconfigures to the running value: a no-op for the stream
 
     def _on_playing(self, change: dict[str, Any]) -> None:
+        session = self.session
         if change["new"]:
             if not self.running:
                 self.start()  # play on a stopped canvas starts it
-            elif self._session is not None:
-                self._session.resume()
-        elif self._session is not None:
-            self._session.pause()
+            elif session is not None:
+                session.resume()
+        elif session is not None:
+            session.pause()
 
-    def _on_status(self, status: SessionStatus) -> None:
-        # State and error changes sync at once; fps/tick counters at most STATUS_INTERVAL apart, so a
-        # fast stream does not add a comm message per frame.
-        now = time.monotonic()
-        current = self.status
-        if (status.state, status.error) == (current.get("state"), current.get("error")) \
-                and now - self._last_status < STATUS_INTERVAL:
-            return
-        self._last_status = now
-        self._write_status(state=status.state, fps=status.fps, tick=status.tick, error=status.error or self._notice,
-                           epoch=status.epoch, warning=self._warning())
-
-    def _warning(self) -> str | None:
-        """What the user should know although nothing failed: prompt-less brushes, words the model ignores."""
-        notes = []
+    def _current_warning(self) -> str | None:
         try:
             labels = self.label_map
-        except ProtocolError:
+        except (ProtocolError, PaletteError):  # strokes of brushes removed since: nothing to warn about them
             labels = np.zeros(0, np.uint8)
-        for name in painted_without_prompt(labels, self.brushes):
-            notes.append(f"brush {name!r} has no prompt, so its strokes paint nothing yet")
-        unknown_words = getattr(self.backend, "unknown_words", None)
-        if callable(unknown_words):
-            texts = [self.background["prompt"]] + [b["prompt"] for b in self.brushes if b["visible"]]
-            ignored = sorted({word for text in texts for word in unknown_words(text)})
-            if ignored:
-                notes.append(f"the model ignores: {', '.join(ignored)}")
-        return "; ".join(notes) or None
+        return scene_warning(labels, self.brushes, self.background, self.backend)
 
-    def _write_status(self, **changes: Any) -> None:
-        self._writing_status = True
-        try:
-            self.status = {**self.status, **changes}
-        finally:
-            self._writing_status = False
+    def _note(self, notice: str | None) -> None:
+        """This canvas's note on its input (None: the last input was accepted) and warning, to the status line.
+
+        With a Session, the core reports them (from its owner's thread, like every status); before the first
+        one exists, nothing else writes the status trait.
+        """
+        self._notice = notice
+        warning = self._current_warning()
+        session = self.session
+        if session is not None:
+            session.annotate(notice, warning)
+        else:
+            with self._lock:
+                self.set_trait("status", status_value(None, notice, warning))
 
     def _scene_or_error(self) -> Scene | None:
         """The current Scene, or None after showing why there is none in the status line."""
@@ -431,89 +424,53 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     def _show_error(self, message: str) -> None:
         """A refused input: the reason goes to the status line (until the next accepted change); the state
         stays what the stream is doing."""
-        self._notice = message
-        self._write_status(error=message)
+        message = clip_message(message)
+        self._note(message)
         try:
-            self.send({"kind": "error", "message": message})
+            self.send(build_message("error", message=message))
         except Exception:  # no front end connected (a script, or the comm is closed): the status trait has it
             log.debug("semanticdraw: could not send an error message", exc_info=True)
 
-    def _clear_notice(self) -> None:
-        if self._notice is not None:
-            self._notice = None
-            session_error = self._session.status.error if self._session is not None and self.running else None
-            self._write_status(error=session_error)
-
     def _live_session(self) -> Session:
-        if self._session is None or not self.running:
+        session = self.session
+        if session is None or not session.running:
             raise RuntimeError("the canvas is not streaming: call canvas.start() first"
                                + (f" ({self.status['error']})" if self.status.get("error") else ""))
-        return self._session
+        return session
 
-    # -- the uploaded photo ----------------------------------------------------------------------------
     def _background_pixels(self) -> Image.Image | None:
         """The uploaded photo, cropped and scaled to the canvas; decoded once per upload, not per stroke."""
-        data = self.background_image
-        if not len(data):
-            return None
-        digest = hashlib.blake2b(data, digest_size=16).digest()
-        if self._photo[0] != digest:
-            photo = _open_photo(bytes(data), self.width, self.height)
-            self._photo = (digest, ImageOps.fit(photo, (self.width, self.height), Image.Resampling.BICUBIC))
-        return self._photo[1]
+        return self._photo.fitted(self.background_image)
 
-    # -- frames ----------------------------------------------------------------------------------------
-    def _send_frame(self, encoded: EncodedFrame) -> None:
-        self._last_encoded = encoded
-        message = FrameMessage(kind="frame", epoch=encoded.epoch, seq=encoded.seq, mime=encoded.mime,
-                               width=encoded.width, height=encoded.height, settled=encoded.settled,
-                               tick=encoded.frame.index, step=encoded.frame.step)
-        self.send(dict(message), buffers=[encoded.data])
-        now = time.monotonic()
-        if encoded.settled or now - self._last_snapshot >= SNAPSHOT_INTERVAL:
-            self._last_snapshot = now
-            with self.hold_sync():
-                self.snapshot_mime = encoded.mime
-                self.snapshot = encoded.data
-
+    # -- messages from the browser ---------------------------------------------------------------------
     def _handle_message(self, widget: Any, content: Any, buffers: list[Any]) -> None:
         try:
             self._dispatch(parse_client_message(content, buffers))
         except ProtocolError as error:
-            warnings.warn(f"semanticdraw: ignored a message from the front end: {error}", RuntimeWarning,
-                          stacklevel=2)
+            warnings.warn(clip_message(f"semanticdraw: ignored a message from the front end: {error}"),
+                          RuntimeWarning, stacklevel=2)
             self._show_error(f"ignored a bad message from the browser: {error}")
         except Exception as error:  # nothing raises out of a comm handler
             log.exception("semanticdraw: a message from the browser failed")
             self._show_error(f"a message from the browser failed: {_reason(error)}")
 
     def _dispatch(self, message: dict[str, Any]) -> None:
-        session = self._session
+        link = self._link
+        session = link.session if link is not None else None
         if message["kind"] == "ack":
-            if session is not None and self._sink_id is not None:
-                session.ack(self._sink_id, message["seq"], epoch=message["epoch"])
+            if link is not None:
+                link.session.ack(link.sink_id, message["seq"], epoch=message["epoch"])
         elif message["kind"] == "command":
-            if session is None or not self.running:
+            if session is None or not session.running:
                 self._show_error("press play first: the canvas is not streaming")
             else:
                 session.step()
         elif message["kind"] == "hello":
-            epoch = session.epoch if session is not None and self.running else 0
-            self.send(dict(WelcomeMessage(kind="welcome", version=PROTOCOL_VERSION, epoch=epoch)))
-            newest = self._last_encoded
-            shown = (message.get("epoch"), message.get("seq"))
-            if newest is not None and epoch and not (shown[0] == newest.epoch and shown[1] >= newest.seq):
-                self._send_frame(newest)  # (a view that shows it already, say after a heartbeat, is spared it)
-
-
-def _open_photo(data: bytes | Path, width: int, height: int) -> Image.Image:
-    """Decode an uploaded photo with its size checked from the header first (a bomb costs nothing)."""
-    if isinstance(data, bytes) and len(data) > MAX_PHOTO_BYTES:
-        raise SceneError(f"background image is {len(data) / 2**20:.0f} MB; upload one under "
-                         f"{MAX_PHOTO_BYTES // 2**20} MB", field="background.image")
-    image = open_image_bounded(data, max_pixels=photo_pixel_budget(width, height), field="background image",
-                               target_size=(width, height))
-    return ImageOps.exif_transpose(image).convert("RGB")
+            live = session is not None and session.running
+            self.send(build_message("welcome", version=PROTOCOL_VERSION, epoch=session.epoch if live else 0))
+            if live:  # the newest frame again, from the Session's thread, unless the view shows it (coalesced)
+                shown = (message["epoch"], message["seq"]) if "epoch" in message else None
+                session.resend(link.sink_id, shown)
 
 
 def _reason(error: BaseException) -> str:
@@ -524,4 +481,3 @@ def snapshot_image(canvas: SemanticDrawCanvas) -> Image.Image | None:
     """Decode the snapshot trait (what a reopened notebook shows)."""
     data = bytes(canvas.snapshot)
     return Image.open(io.BytesIO(data)).convert("RGB") if data else None
-

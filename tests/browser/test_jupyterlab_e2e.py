@@ -176,6 +176,18 @@ def test_notebook7_draw_and_undo_with_the_keyboard(playwright_browser, tmp_path)
         page.keyboard.press("Control+Shift+z")
         wait_until(lambda: kernel_labels(out)["count"] > 0, "Ctrl+Shift+Z reached the kernel")
         page.screenshot(path=str(artifact_dir(tmp_path) / "notebook7.png"))
+
+        # Kernel -> Shut Down: the host's manager knows at once, so the line says so (reason "host"), not only
+        # after an unanswered hello (reason "silence", 15 + 6 s later); nothing is sent into the dead comm
+        console_errors = []
+        page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+        page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+        page.wait_for_selector(".sdw-status[data-connection='disconnected'][data-reason='host']", timeout=60_000)
+        draw_stroke(page, canvas.bounding_box(), size, y=32.5, x0=16, x1=100)
+        page.evaluate("""() => { const seed = document.querySelector("input[aria-label='seed']");
+            seed.value = "12"; seed.dispatchEvent(new Event("change")); }""")  # a synchronous trait save
+        page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        assert not [e for e in console_errors if "widget sync message" in e], console_errors
         page.close()
     # Notebook 7.6 itself throws "Cannot read properties of undefined (reading 'schema')" from its settings
     # loading in notebook_core on every page load here, with an empty notebook too: not ours
