@@ -89,6 +89,7 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         self._reverting = False
         self._notice: str | None = None  # why the last input was refused, shown until an input is accepted
         self._decoded_labels: tuple[Any, np.ndarray] = (None, np.zeros((height, width), np.uint8))
+        self._photo: tuple[bytes, Image.Image | None] = (b"", None)  # digest of the upload -> the fitted photo
         super().__init__(width=width, height=height, seed=seed, steps=steps, guidance=guidance,
                          brushes=validate_brushes(DEFAULT_BRUSHES if brushes is None else brushes),
                          background=validate_background(DEFAULT_BACKGROUND if background is None else background),
@@ -105,7 +106,6 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         self._last_status = 0.0
         self._last_encoded: EncodedFrame | None = None
         self._good_settings = {"steps": self.steps, "guidance": self.guidance}
-        self._photo: tuple[bytes, Image.Image | None] = (b"", None)  # digest of the upload -> the fitted photo
         self.on_msg(self._handle_message)
         self.observe(self._on_scene_trait, names=["brushes", "background", "background_image", "labels", "seed"])
         self.observe(self._on_sampler_trait, names=["steps", "guidance"])
@@ -170,6 +170,16 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         except ProtocolError as error:
             raise traitlets.TraitError(str(error)) from None
         self._decoded_labels = (data, labels)
+        return data
+
+    @traitlets.validate("background_image")
+    def _valid_photo(self, proposal: dict[str, Any]) -> Any:
+        data = proposal["value"]
+        if len(data):  # decoded now: a file that is no photo is refused at upload, not at every later stroke
+            try:
+                self._fit_photo(bytes(data))
+            except SceneError as error:
+                raise traitlets.TraitError(str(error)) from None
         return data
 
     def set_state(self, sync_data: dict[str, Any]) -> None:
@@ -458,11 +468,12 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     def _background_pixels(self) -> Image.Image | None:
         """The uploaded photo, cropped and scaled to the canvas; decoded once per upload, not per stroke."""
         data = self.background_image
-        if not len(data):
-            return None
+        return self._fit_photo(bytes(data)) if len(data) else None
+
+    def _fit_photo(self, data: bytes) -> Image.Image | None:
         digest = hashlib.blake2b(data, digest_size=16).digest()
         if self._photo[0] != digest:
-            photo = _open_photo(bytes(data), self.width, self.height)
+            photo = _open_photo(data, self.width, self.height)
             self._photo = (digest, ImageOps.fit(photo, (self.width, self.height), Image.Resampling.BICUBIC))
         return self._photo[1]
 
