@@ -3,6 +3,9 @@ it turns on the widget manager, refuses to go on with stale widget modules, and 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -13,7 +16,8 @@ from semanticdraw_widgets import notebook as nbsetup
 from semanticdraw_widgets.notebook import GPU_MODEL, GPU_MODEL_DOWNLOAD_GB, OUTPUT_ENV, setup_notebook
 
 nbformat = pytest.importorskip("nbformat")
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def first_code_cell(path: Path) -> str:
@@ -28,20 +32,51 @@ def test_every_notebook_starts_with_the_same_setup_cell():
     assert "%pip install" in cell and "setup_notebook()" in cell and "MODEL, OUT" in cell
 
 
-def test_setup_cell_is_a_no_op_off_colab(tmp_path, monkeypatch):
-    """Run the cell's text in a real kernel here: no install, no Colab import; MODEL and OUT come out."""
-    nbclient = pytest.importorskip("nbclient")
-    monkeypatch.setenv(OUTPUT_ENV, str(tmp_path / "out"))
-    cell = first_code_cell(NOTEBOOKS[0])
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(cell), nbformat.v4.new_code_cell(
-        'import sys; print(repr(MODEL), OUT, "google.colab" in sys.modules, "pip" in sys.modules)')])
-    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
-    texts = ["".join(o.get("text", "") for o in c.outputs) for c in nb.cells]
-    assert not [o for c in nb.cells for o in c.outputs if o.output_type == "error" or o.get("name") == "stderr"]
-    assert "MODEL = 'toy'" in texts[0] and str(tmp_path / "out") in texts[0]
-    assert texts[1].split() == ["'toy'", str(tmp_path / "out"), "False", "False"]  # pip never imported: nothing installed
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+# Runs the first cell's text in IPython (its %pip line included) in a fresh process, with %pip recorded instead
+# of run, as if the package were not installed yet; "colab" also fakes google.colab.
+PROBE = """
+import importlib.util, json, sys, types
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+pip_lines, enabled = [], []
+shell.register_magic_function(pip_lines.append, "line", "pip")
+if sys.argv[1] == "colab":
+    colab = types.ModuleType("google.colab")
+    colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: enabled.append(True))
+    sys.modules["google"] = types.ModuleType("google")
+    sys.modules["google"].colab = colab
+    sys.modules["google.colab"] = colab
+# in both modes the package looks missing (off Colab the cell must not install it even then)
+real_find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name == "semanticdraw_widgets" else real_find_spec(name, *a)
+result = shell.run_cell(sys.stdin.read())
+ns = shell.user_ns
+print(json.dumps({"ok": result.success, "model": ns.get("MODEL"), "out": str(ns.get("OUT")), "pip": pip_lines,
+                  "widget_manager": enabled}))
+"""
+
+
+def run_setup_cell(tmp_path: Path, mode: str) -> tuple[dict, list[str], str]:
+    env = {**os.environ, OUTPUT_ENV: str(tmp_path / "out"), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", PROBE, mode], input=first_code_cell(NOTEBOOKS[0]), cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    *printed, last = done.stdout.strip().splitlines()
+    return json.loads(last), printed, done.stderr
+
+
+def test_setup_cell_is_a_no_op_off_colab(tmp_path):
+    result, printed, stderr = run_setup_cell(tmp_path, "local")
+    assert result == {"ok": True, "model": "toy", "out": str(tmp_path / "out"), "pip": [], "widget_manager": []}
+    assert any("MODEL = 'toy'" in line for line in printed) and not stderr.strip(), stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing written where the notebook runs
+
+
+def test_setup_cell_on_colab_installs_the_missing_package_and_enables_widgets(tmp_path):
+    result, printed, stderr = run_setup_cell(tmp_path, "colab")
+    assert result["ok"], stderr
+    assert result["pip"] == ["install --quiet semanticdraw_widgets"]  # no wheel uploaded to /content here
+    assert result["widget_manager"] == [True] and result["model"] == "toy"
 
 
 class FakeCuda:
