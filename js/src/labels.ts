@@ -1,5 +1,7 @@
 // The label map: one byte per pixel, 0 = background, i = brush i - 1. Pure data, no DOM.
 
+import type { Brush } from "./protocol";
+
 export class LabelMap {
   readonly data: Uint8Array;
 
@@ -98,31 +100,54 @@ export class LabelMap {
   }
 }
 
-/** Bounded undo/redo of whole label-map snapshots (a 512x512 map is 256 KiB; 50 steps ≈ 13 MiB). */
+/** The palette as an undo step saw it: removing or reordering a brush renumbers the label map, so the map and
+ * the brush list (and which brush paints) must come back together or a stroke returns as another brush. */
+export interface PaletteSnapshot {
+  brushes: Brush[];
+  selected: number; // 1-based label of the brush painted with
+}
+
+/** One undo step: the label map before an edit, and the palette too when the edit changed it. */
+export interface Snapshot {
+  labels: Uint8Array;
+  palette?: PaletteSnapshot;
+}
+
+function copy(snapshot: Snapshot, withPalette: boolean): Snapshot {
+  const { labels, palette } = snapshot;
+  return withPalette && palette
+    ? { labels: labels.slice(), palette: { brushes: palette.brushes.map((b) => ({ ...b })), selected: palette.selected } }
+    : { labels: labels.slice() };
+}
+
+/** Bounded undo/redo of whole snapshots (a 512x512 map is 256 KiB; 50 steps ≈ 13 MiB). A stroke's step holds
+ * the map only (undoing it leaves later prompt edits alone); a palette edit's step holds the brushes as well,
+ * and so does the redo step it leaves. */
 export class UndoStack {
-  private undoStack: Uint8Array[] = [];
-  private redoStack: Uint8Array[] = [];
+  private undoStack: Snapshot[] = [];
+  private redoStack: Snapshot[] = [];
 
   constructor(private readonly limit = 50) {}
 
   /** Remember `before` (the state prior to an edit); clears the redo history. */
-  push(before: Uint8Array): void {
-    this.undoStack.push(before.slice());
+  push(before: Snapshot): void {
+    this.undoStack.push(copy(before, true));
     if (this.undoStack.length > this.limit) this.undoStack.shift();
     this.redoStack = [];
   }
 
-  undo(current: Uint8Array): Uint8Array | null {
+  /** The state to restore, given the `current` one (with its palette: kept only if the step needs it). */
+  undo(current: Snapshot): Snapshot | null {
     const previous = this.undoStack.pop();
     if (!previous) return null;
-    this.redoStack.push(current.slice());
+    this.redoStack.push(copy(current, previous.palette !== undefined));
     return previous;
   }
 
-  redo(current: Uint8Array): Uint8Array | null {
+  redo(current: Snapshot): Snapshot | null {
     const next = this.redoStack.pop();
     if (!next) return null;
-    this.undoStack.push(current.slice());
+    this.undoStack.push(copy(current, next.palette !== undefined));
     return next;
   }
 

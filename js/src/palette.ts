@@ -78,10 +78,14 @@ export class BrushRow {
       this.sliders.set(key, input);
       return el("label", { className: "sdw-field", title: label }, short, input);
     });
-    this.element.append(this.pick, this.color, this.name, this.prompt, this.negative, ...fields, this.visible,
-      button("↑", "move up: drawn under the brushes below it", () => actions.move(this.index, -1), signal),
-      button("↓", "move down: drawn over the brushes above it", () => actions.move(this.index, 1), signal),
-      button("✕", "remove brush", () => actions.remove(this.index), signal));
+    // Two groups that wrap as wholes: the texts take the spare width; at a narrow output the knobs and the row's
+    // buttons move to a second line together (never a lone ✕), and the prompts keep a whole line to show in.
+    this.element.append(
+      el("div", { className: "sdw-brush-texts" }, this.pick, this.color, this.name, this.prompt, this.negative),
+      el("div", { className: "sdw-brush-knobs" }, ...fields, this.visible,
+        button("↑", "move up: drawn under the brushes below it", () => actions.move(this.index, -1), signal),
+        button("↓", "move down: drawn over the brushes above it", () => actions.move(this.index, 1), signal),
+        button("✕", "remove brush", () => actions.remove(this.index), signal)));
   }
 
   update(brush: Brush, selected: boolean, guidance: number): void {
@@ -121,8 +125,8 @@ export class Palette {
       (prompt) => actions.editBackground({ prompt }), signal);
     this.backgroundNegative = textField("sdw-negative", "negative prompt (all regions)", "negative prompt for all regions",
       (negative_prompt) => actions.editBackground({ negative_prompt }), signal);
-    this.backgroundRow = el("div", { className: "sdw-brush sdw-background" },
-      el("strong", { textContent: "background" }), this.backgroundPrompt, this.backgroundNegative);
+    this.backgroundRow = el("div", { className: "sdw-brush sdw-background" }, el("div", { className: "sdw-brush-texts" },
+      el("strong", { textContent: "background" }), this.backgroundPrompt, this.backgroundNegative));
     this.addButton = button("+ brush", "add a brush", () => actions.add(), signal);
     this.addButton.classList.add("sdw-add");
     this.element.append(this.backgroundRow, this.addButton);

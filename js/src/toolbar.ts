@@ -25,6 +25,15 @@ export interface ToolbarActions {
 }
 
 export const TOOLS: readonly Tool[] = ["brush", "eraser", "fill"];
+
+/** The photo formats the kernel decodes, from the file's first bytes (its name and type can say anything). */
+export function photoFormat(bytes: Uint8Array): "png" | "jpeg" | "webp" | null {
+  const starts = (...sig: number[]) => sig.every((v, i) => bytes[i] === v);
+  if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return "png";
+  if (starts(0xff, 0xd8, 0xff)) return "jpeg";
+  if (starts(0x52, 0x49, 0x46, 0x46) && String.fromCharCode(...bytes.subarray(8, 12)) === "WEBP") return "webp";
+  return null;
+}
 export const MAX_BRUSH_SIZE = 64;
 
 export class Toolbar {
@@ -48,7 +57,7 @@ export class Toolbar {
     sizeInput.setAttribute("aria-label", "brush size");
     sizeInput.addEventListener("input", () => (this.sizeValue = Number(sizeInput.value)), { signal });
     this.playButton = button("", "play / pause", () => actions.togglePlaying(!this.showsPause()), signal);
-    this.seedInput = el("input", { type: "number", title: "seed", min: "0", step: "1" });
+    this.seedInput = el("input", { type: "number", title: "seed", min: "0", step: "1", className: "sdw-seed" });
     this.seedInput.setAttribute("aria-label", "seed");
     // Numbers go to the kernel as typed: it refuses an out-of-range one with its reason in the status line
     // and puts the kept value back. Only what is not a number at all is refused here.
@@ -85,20 +94,32 @@ export class Toolbar {
     photoInput.style.display = "none";
     photoInput.addEventListener("change", async () => {
       const file = photoInput.files?.[0];
+      photoInput.value = ""; // the same file can be chosen again
       if (!file) return;
-      actions.setPhoto(await file.arrayBuffer());
-      photoInput.value = "";
+      const bytes = await file.arrayBuffer();
+      // A file that is no photo never leaves the view: the canvas keeps its photo (or none) and drawing goes on.
+      // (The kernel decodes what does go, and refuses a broken photo the same way.)
+      if (!photoFormat(new Uint8Array(bytes, 0, Math.min(12, bytes.byteLength)))) {
+        actions.refuse(`"${file.name}" is not a PNG, JPEG or WebP photo; the canvas keeps its background`);
+        return;
+      }
+      actions.setPhoto(bytes);
     }, { signal });
-    this.element = el("div", { className: "sdw-toolbar", role: "toolbar" }, ...this.toolButtons,
-      el("label", { className: "sdw-field", title: "brush size" }, "size", sizeInput),
-      button("↶", "undo (Ctrl+Z)", () => actions.undo(), signal),
-      button("↷", "redo (Ctrl+Shift+Z)", () => actions.redo(), signal),
-      button("clear", "clear the canvas", () => actions.clear(), signal),
-      this.playButton, button("step", "one step while paused", () => actions.step(), signal),
-      el("label", { className: "sdw-field", title: "seed" }, "seed", this.seedInput), button("new seed", "a random seed", () => actions.setSeed(Math.floor(Math.random() * 2 ** 31)), signal),
-      this.stepsInput, el("label", { className: "sdw-field", title: this.guidanceInput.title }, "guidance", this.guidanceInput),
-      photoInput, button("photo…", "inpaint into an uploaded photo", () => photoInput.click(), signal),
-      button("no photo", "remove the background photo", () => actions.setPhoto(null), signal));
+    // Groups wrap as wholes, so a narrow output breaks the toolbar between tools, edits, stream and photo controls,
+    // never inside one (a seed apart from its box, a lone "no photo").
+    const group = (...children: (Node | string)[]) => el("span", { className: "sdw-group" }, ...children);
+    this.element = el("div", { className: "sdw-toolbar", role: "toolbar" },
+      group(...this.toolButtons, el("label", { className: "sdw-field", title: "brush size" }, "size", sizeInput)),
+      group(button("↶", "undo (Ctrl+Z)", () => actions.undo(), signal),
+        button("↷", "redo (Ctrl+Shift+Z)", () => actions.redo(), signal),
+        button("clear", "clear the canvas", () => actions.clear(), signal)),
+      group(this.playButton, button("step", "one step while paused", () => actions.step(), signal)),
+      group(el("label", { className: "sdw-field", title: "seed" }, "seed", this.seedInput),
+        button("new seed", "a random seed", () => actions.setSeed(Math.floor(Math.random() * 2 ** 31)), signal)),
+      group(this.stepsInput, el("label", { className: "sdw-field", title: this.guidanceInput.title }, "guidance",
+        this.guidanceInput)),
+      group(photoInput, button("photo…", "inpaint into an uploaded photo", () => photoInput.click(), signal),
+        button("no photo", "remove the background photo", () => actions.setPhoto(null), signal)));
     this.tool = "brush";
     this.update();
   }

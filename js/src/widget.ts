@@ -6,7 +6,7 @@ import { DrawingSurface } from "./canvas";
 import { bytesOf, el } from "./dom";
 import { FrameView } from "./frames";
 import { installKeyboard } from "./keyboard";
-import { decompressLabels, LabelMap, UndoStack } from "./labels";
+import { decompressLabels, LabelMap, type Snapshot, UndoStack } from "./labels";
 import { LabelSync } from "./labelSync";
 import { Palette } from "./palette";
 import { isServerMessage, MAX_BRUSHES, newBrush, PROTOCOL_VERSION, type BackgroundState, type Brush,
@@ -87,22 +87,30 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
     colors: () => model.get("brushes").map((b) => (b.visible ? b.color : null)),
   }, {
     beforeEdit: (before) => {
-      undo.push(before);
+      undo.push({ labels: before });
       warnedLabel = toolbar.tool === "eraser" ? null : selected;
       status.warning(warnedLabel === null ? null : emptyPromptWarning(model.get("brushes"), warnedLabel));
     },
     changed: (final) => sync.changed(final),
   }, signal);
-  const restore = (data: Uint8Array | null) => {
-    if (!data) return;
-    labels = new LabelMap(labels.width, labels.height, data);
+  // An undo step of a palette edit (remove, reorder) brings the brushes back with the map they number
+  const current = (): Snapshot => ({ labels: labels.data, palette: { brushes: model.get("brushes"), selected } });
+  const restore = (snapshot: Snapshot | null) => {
+    if (!snapshot) return;
+    if (snapshot.palette) { // the brushes first: the kernel checks the map's labels against them
+      selected = snapshot.palette.selected;
+      setBrushes(snapshot.palette.brushes);
+      palette.update();
+    }
+    labels = new LabelMap(labels.width, labels.height, snapshot.labels);
     surface.setLabels(labels);
     sync.changed(true);
   };
-  const undoEdit = () => restore(undo.undo(labels.data));
-  const redoEdit = () => restore(undo.redo(labels.data));
-  const edit = (change: (map: LabelMap) => void) => { // a one-off edit of the whole map, undoable
-    undo.push(labels.data);
+  const undoEdit = () => restore(undo.undo(current()));
+  const redoEdit = () => restore(undo.redo(current()));
+  // a one-off edit of the whole map, undoable (with the palette when the edit renumbers brushes)
+  const edit = (change: (map: LabelMap) => void, paletteEdit = false) => {
+    undo.push(paletteEdit ? current() : { labels: labels.data });
     change(labels);
     surface.redraw();
     sync.changed(true);
@@ -184,14 +192,14 @@ function render({ model, el: host, signal: hostSignal }: ViewProps): () => void 
       const other = index + delta;
       if (other < 0 || other >= brushes.length) return;
       [brushes[index], brushes[other]] = [brushes[other], brushes[index]];
+      edit((map) => map.swapLabels(index + 1, other + 1), true);
       if (selected === index + 1) selected = other + 1;
       else if (selected === other + 1) selected = index + 1;
-      edit((map) => map.swapLabels(index + 1, other + 1));
       setBrushes(brushes);
     },
     remove: (index) => {
       const brushes = model.get("brushes").filter((_, i) => i !== index);
-      edit((map) => map.removeLabel(index + 1));
+      edit((map) => map.removeLabel(index + 1), true);
       selected = Math.max(1, Math.min(selected > index + 1 ? selected - 1 : selected, brushes.length));
       setBrushes(brushes);
     },

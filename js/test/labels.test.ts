@@ -1,6 +1,7 @@
 import { inflateSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { compressLabels, decompressLabels, LabelMap, UndoStack } from "../src/labels";
+import { BRUSH_DEFAULTS } from "../src/protocol";
 
 describe("LabelMap", () => {
   it("paints discs and gap-free lines", () => {
@@ -36,20 +37,44 @@ describe("LabelMap", () => {
 });
 
 describe("UndoStack", () => {
+  const map = (v: number) => ({ labels: new Uint8Array([v]) });
+  const values = (s: { labels: Uint8Array } | null) => (s ? [...s.labels] : null);
+
   it("undoes and redoes whole snapshots and forgets redo after a new edit", () => {
     const stack = new UndoStack(2);
-    const a = new Uint8Array([0]), b = new Uint8Array([1]), c = new Uint8Array([2]);
-    stack.push(a);
-    stack.push(b);
-    expect([...stack.undo(c)!]).toEqual([1]);
-    expect([...stack.redo(b)!]).toEqual([2]);
-    stack.undo(c);
-    stack.push(b);
+    stack.push(map(0));
+    stack.push(map(1));
+    expect(values(stack.undo(map(2)))).toEqual([1]);
+    expect(values(stack.redo(map(1)))).toEqual([2]);
+    stack.undo(map(2));
+    stack.push(map(1));
     expect(stack.canRedo).toBe(false);
-    stack.push(c); // limit 2: the oldest snapshot is dropped
-    stack.undo(c);
-    stack.undo(c);
-    expect(stack.undo(c)).toBeNull();
+    stack.push(map(2)); // limit 2: the oldest snapshot is dropped
+    stack.undo(map(2));
+    stack.undo(map(2));
+    expect(stack.undo(map(2))).toBeNull();
+  });
+
+  it("brings a palette edit's brushes back with its map, and a stroke's step leaves the palette alone", () => {
+    const stack = new UndoStack();
+    const a = { ...BRUSH_DEFAULTS, name: "a" }, b = { ...BRUSH_DEFAULTS, name: "b" };
+    stack.push(map(1)); // a stroke
+    const palette = { brushes: [a, b], selected: 2 };
+    const before = { labels: new Uint8Array([2]), palette };
+    stack.push(before); // remove brush 1: label 2 becomes 1
+    palette.brushes[0].name = "changed later"; // the step holds its own copy
+    const current = { labels: new Uint8Array([1]), palette: { brushes: [b], selected: 1 } };
+    const undone = stack.undo(current)!;
+    expect(values(undone)).toEqual([2]);
+    expect(undone.palette?.brushes.map((x) => x.name)).toEqual(["a", "b"]);
+    expect(undone.palette?.selected).toBe(2);
+    const redone = stack.redo(undone)!;
+    expect(redone.palette?.brushes.map((x) => x.name)).toEqual(["b"]); // the redo brings the removal back
+    stack.undo(current);
+    const stroke = stack.undo({ labels: new Uint8Array([2]), palette })!;
+    expect(values(stroke)).toEqual([1]);
+    expect(stroke.palette).toBeUndefined();
+    expect(stack.redo(stroke)!.palette).toBeUndefined(); // nor does redoing a stroke touch the palette
   });
 });
 

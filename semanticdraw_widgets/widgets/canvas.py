@@ -152,6 +152,15 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         self._decoded_labels = (data, labels)
         return data
 
+    @traitlets.validate("background_image")
+    def _valid_photo(self, proposal: dict[str, Any]) -> Any:
+        data = proposal["value"]
+        try:  # decoded now: a file that is no photo is refused at upload (the kept photo stays), not at every stroke
+            self._photo.fitted(data)
+        except SceneError as error:
+            raise traitlets.TraitError(str(error)) from None
+        return data
+
     def set_state(self, sync_data: Any) -> None:
         """Trait values from the browser: only those it may write; a refused one shows in the status line and
         the view is corrected."""

@@ -1,0 +1,127 @@
+"""Issue 18 in a real browser: the widget's layout at the output widths of an 860, 1280 and 1920 px JupyterLab
+window (brush rows, toolbar, seed box), a refused photo that blocks nothing, and Ctrl+S saving the notebook
+from inside the widget in JupyterLab.
+
+The layout and photo tests load the built bundle in a plain page (no server); the Ctrl+S test runs JupyterLab.
+Screenshots go to $SEMANTICDRAW_TEST_ARTIFACTS (or the test's tmp_path).
+"""
+
+import json
+import shutil
+
+import pytest
+
+import semanticdraw_widgets as sdw
+from browser_support import CHROMIUM, CHROMIUM_ARGS, artifact_dir, draw_stroke, jupyter_server, open_and_run_all, \
+    write_notebook
+from test_canvas_browser import initial_state, open_page
+from test_jupyterlab_e2e import CUT_PLACEHOLDERS
+
+pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)")
+
+# The output area of a JupyterLab window this wide (sidebar, prompt column and paddings take about 130 px)
+OUTPUT_WIDTH = {860: 730, 1280: 1150, 1920: 1790}
+
+# Lines of a flex container: children grouped by overlapping vertical extent (items of one line are centred,
+# so their tops differ; items of different lines do not overlap).
+LAYOUT = """() => {
+  const lines = (el) => { const boxes = [...el.children].filter((c) => c.offsetParent !== null)
+      .map((c) => c.getBoundingClientRect()).sort((a, b) => a.top - b.top);
+    let n = 0, bottom = -Infinity;
+    for (const b of boxes) { if (b.top >= bottom - 1) { n++; bottom = b.bottom; } else bottom = Math.max(bottom, b.bottom); }
+    return n; };
+  const rows = [...document.querySelectorAll('.sdw-brush[data-label]')].map((row) => ({
+    lines: lines(row), groups: [...row.children].map(lines),
+    prompt: row.querySelector('input.sdw-prompt').clientWidth, negative: row.querySelector('input.sdw-negative').clientWidth }));
+  const toolbar = document.querySelector('.sdw-toolbar');
+  const seed = document.querySelector("input[aria-label='seed']");
+  return { rows, toolbar: lines(toolbar), toolbarGroups: [...toolbar.children].map(lines),
+           seed: { scroll: seed.scrollWidth, client: seed.clientWidth, value: seed.value } };
+}"""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return sdw.load_backend("toy")
+
+
+def open_widget(browser, state, bridge=lambda message: None, output_width=None):
+    page = open_page(browser, bridge)
+    page.goto("http://widget.test/#" + json.dumps(state).replace("#", "%23"))
+    page.wait_for_function("window.ready === true")
+    if output_width:
+        page.evaluate(f"document.getElementById('root').style.width = '{output_width}px'")
+    return page
+
+
+@pytest.mark.parametrize("window", sorted(OUTPUT_WIDTH))
+def test_layout_works_narrow_and_wide(browser, toy, tmp_path, window):
+    widget = sdw.SemanticDrawCanvas(toy, width=512, height=512)
+    state = initial_state(widget)
+    state["seed"] = 2**31 - 1  # ten digits, like any "new seed"
+    page = open_widget(browser, state, output_width=OUTPUT_WIDTH[window])
+    page.set_viewport_size({"width": window, "height": 900})
+    prompt = page.locator(".sdw-brush[data-label='4'] input.sdw-prompt")
+    prompt.fill("blue water with waves")  # the prompt cut to "blue water wi" at 860 px
+    layout = page.evaluate(LAYOUT)
+    page.locator("#root").screenshot(path=str(artifact_dir(tmp_path) / f"widget-{window}.png"))
+    assert layout["seed"]["value"] == str(2**31 - 1) and layout["seed"]["scroll"] <= layout["seed"]["client"], \
+        f"the seed box cuts its 10 digits: {layout['seed']}"
+    assert page.evaluate(CUT_PLACEHOLDERS) == []
+    assert page.evaluate("(el) => el.scrollWidth <= el.clientWidth", prompt.element_handle()), "the prompt is cut"
+    for row in layout["rows"]:
+        assert row["groups"] == [1, 1], f"a brush row's controls wrap apart (a lone ✕): {row}"
+        assert row["lines"] == (2 if window == 860 else 1), row
+        assert row["prompt"] >= row["negative"], f"the prompt field is narrower than the negative one: {row}"
+    assert all(n == 1 for n in layout["toolbarGroups"]), layout
+    assert layout["toolbar"] <= (2 if window == 860 else 1), f"toolbar on {layout['toolbar']} lines at {window} px"
+    page.close()
+
+
+def test_a_refused_photo_does_not_block_strokes(browser, toy, tmp_path):
+    widget = sdw.SemanticDrawCanvas(toy, width=128, height=128)
+    page = open_widget(browser, initial_state(widget))
+    # what the view sends to the kernel, recorded in the page (the fake model calls window.py_bridge)
+    page.evaluate("""() => { const bridge = window.py_bridge; window.sent = [];
+        window.py_bridge = (m) => { window.sent.push(m); return bridge(m); }; }""")
+    (tmp_path / "notes.txt").write_text("not a photo at all")
+    page.locator("input[type=file]").set_input_files(str(tmp_path / "notes.txt"))
+    page.wait_for_function("document.querySelector('.sdw-error').textContent.includes('notes.txt')")
+    assert "is not a PNG, JPEG or WebP photo" in page.locator(".sdw-error").inner_text()
+    draw_stroke(page, page.locator("canvas.sdw-draw").bounding_box(), 128, y=64.5, x0=16, x1=100)
+    page.wait_for_function("window.sent.some((m) => m.kind === 'state' && 'labels' in m.changes)")
+    assert not page.evaluate("window.sent.some((m) => m.kind === 'state' && 'background_image' in m.changes)"), \
+        "the refused file went to the kernel"
+    page.close()
+
+
+def test_ctrl_s_in_the_widget_saves_the_notebook_in_jupyterlab(browser, tmp_path):
+    pytest.importorskip("nbformat")
+    write_notebook(tmp_path / "canvas.ipynb", 'import semanticdraw_widgets as sdw\n'
+                   'canvas = sdw.SemanticDrawCanvas(sdw.load_backend("toy"), width=128, height=128, steps=2)\n'
+                   'canvas.start()\ncanvas')
+    with jupyter_server(tmp_path, "lab") as base:
+        page = browser.new_page(viewport={"width": 860, "height": 900})
+        open_and_run_all(page, base, "canvas.ipynb")
+        canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)
+        page.wait_for_selector(".sdw-status[data-connection='live']", timeout=60_000)
+        canvas.scroll_into_view_if_needed()
+        draw_stroke(page, canvas.bounding_box(), 128, y=64.5, x0=16, x1=100)  # the widget has the keyboard now
+        assert page.evaluate("document.activeElement.classList.contains('sdw-root')")
+        page.wait_for_function("window.jupyterapp.shell.currentWidget.context.model.dirty === true")
+        page.keyboard.press("Control+s")
+        page.wait_for_function("window.jupyterapp.shell.currentWidget.context.model.dirty === false", timeout=30_000)
+        saved = json.loads((tmp_path / "canvas.ipynb").read_text())
+        assert saved["cells"][0]["outputs"], "the saved notebook has the run's outputs"
+        page.keyboard.press("Control+z")  # and the widget's own keys are still its own
+        assert page.evaluate("document.activeElement.classList.contains('sdw-root')")
+        page.close()

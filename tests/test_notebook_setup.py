@@ -1,0 +1,165 @@
+"""The first cell of every notebook: the same text everywhere, harmless off Colab, and on Colab (faked here)
+it turns on the widget manager, refuses to go on with stale widget modules, and says what a GPU will download."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from semanticdraw_widgets import notebook as nbsetup
+from semanticdraw_widgets.notebook import GPU_MODEL, GPU_MODEL_DOWNLOAD_GB, OUTPUT_ENV, setup_notebook
+
+nbformat = pytest.importorskip("nbformat")
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def first_code_cell(path: Path) -> str:
+    return next(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+
+
+def test_every_notebook_starts_with_the_same_setup_cell():
+    assert len(NOTEBOOKS) == 6
+    cells = {path.name: first_code_cell(path) for path in NOTEBOOKS}
+    assert len(set(cells.values())) == 1, "the first code cell differs: " + ", ".join(cells)
+    cell = next(iter(cells.values()))
+    assert "%pip install" in cell and "setup_notebook()" in cell and "MODEL, OUT" in cell
+
+
+# Runs the first cell's text in IPython (its %pip line included) in a fresh process, with %pip recorded instead
+# of run, as if the package were not installed yet; "colab" also fakes google.colab.
+PROBE = """
+import importlib.util, json, sys, types
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+pip_lines, enabled = [], []
+shell.register_magic_function(pip_lines.append, "line", "pip")
+if sys.argv[1] == "colab":
+    colab = types.ModuleType("google.colab")
+    colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: enabled.append(True))
+    sys.modules["google"] = types.ModuleType("google")
+    sys.modules["google"].colab = colab
+    sys.modules["google.colab"] = colab
+# in both modes the package looks missing (off Colab the cell must not install it even then)
+real_find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name == "semanticdraw_widgets" else real_find_spec(name, *a)
+result = shell.run_cell(sys.stdin.read())
+ns = shell.user_ns
+print(json.dumps({"ok": result.success, "model": ns.get("MODEL"), "out": str(ns.get("OUT")), "pip": pip_lines,
+                  "widget_manager": enabled}))
+"""
+
+
+def run_setup_cell(tmp_path: Path, mode: str) -> tuple[dict, list[str], str]:
+    env = {**os.environ, OUTPUT_ENV: str(tmp_path / "out"), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", PROBE, mode], input=first_code_cell(NOTEBOOKS[0]), cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    *printed, last = done.stdout.strip().splitlines()
+    return json.loads(last), printed, done.stderr
+
+
+def test_setup_cell_is_a_no_op_off_colab(tmp_path):
+    result, printed, stderr = run_setup_cell(tmp_path, "local")
+    assert result == {"ok": True, "model": "toy", "out": str(tmp_path / "out"), "pip": [], "widget_manager": []}
+    assert any("MODEL = 'toy'" in line for line in printed) and not stderr.strip(), stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing written where the notebook runs
+
+
+def test_setup_cell_on_colab_installs_the_missing_package_and_enables_widgets(tmp_path):
+    result, printed, stderr = run_setup_cell(tmp_path, "colab")
+    assert result["ok"], stderr
+    assert result["pip"] == ["install --quiet semanticdraw_widgets"]  # no wheel uploaded to /content here
+    assert result["widget_manager"] == [True] and result["model"] == "toy"
+
+
+class FakeCuda:
+    def __init__(self, available: bool):
+        self.available = available
+
+    def is_available(self) -> bool:
+        return self.available
+
+    def get_device_name(self, index: int) -> str:
+        return "Tesla T4"
+
+
+@pytest.fixture
+def fake_torch(monkeypatch):
+    def use(gpu: bool):
+        monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=FakeCuda(gpu)))
+    return use
+
+
+@pytest.fixture
+def fake_colab(monkeypatch):
+    calls = []
+    output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append("enabled"))
+    colab = types.ModuleType("google.colab")
+    colab.output = output
+    google = types.ModuleType("google")
+    google.colab = colab
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    return calls
+
+
+def test_no_gpu_falls_back_to_the_toy_and_says_why(fake_torch, tmp_path, monkeypatch, capsys):
+    fake_torch(False)
+    monkeypatch.setenv(OUTPUT_ENV, str(tmp_path))
+    setup = setup_notebook()
+    assert setup.model == "toy" and setup.out == tmp_path
+    assert "no GPU" in capsys.readouterr().out
+
+
+def test_gpu_names_the_download_size_before_any_download(fake_torch, tmp_path, monkeypatch, capsys):
+    fake_torch(True)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(nbsetup, "_cached", lambda repo: False)
+    monkeypatch.setenv(OUTPUT_ENV, str(tmp_path))
+    setup = setup_notebook()
+    printed = capsys.readouterr().out
+    assert setup.model == GPU_MODEL
+    assert f"downloads about {GPU_MODEL_DOWNLOAD_GB} GB" in printed and "Tesla T4" in printed
+
+
+def test_gpu_offline_uses_the_toy_unless_cached(fake_torch, tmp_path, monkeypatch):
+    fake_torch(True)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv(OUTPUT_ENV, str(tmp_path))
+    monkeypatch.setattr(nbsetup, "_cached", lambda repo: False)
+    assert setup_notebook(verbose=False).model == "toy"
+    monkeypatch.setattr(nbsetup, "_cached", lambda repo: True)
+    assert setup_notebook(verbose=False).model == GPU_MODEL
+
+
+def test_output_folder_defaults_to_a_fresh_temporary_one(fake_torch, monkeypatch):
+    fake_torch(False)
+    monkeypatch.delenv(OUTPUT_ENV, raising=False)
+    first, second = setup_notebook(verbose=False).out, setup_notebook(verbose=False).out
+    assert first != second and first.is_dir() and "semanticdraw_" in first.name
+    assert Path.cwd() not in first.parents
+
+
+def test_on_colab_the_widget_manager_is_enabled(fake_colab, fake_torch, tmp_path, monkeypatch):
+    fake_torch(False)
+    monkeypatch.setenv(OUTPUT_ENV, str(tmp_path))
+    setup_notebook(verbose=False)
+    assert fake_colab == ["enabled"]
+
+
+def test_on_colab_an_upgraded_ipywidgets_asks_for_a_restart(fake_colab, fake_torch, tmp_path, monkeypatch):
+    """Colab imports ipywidgets 7 at start-up; installing this package upgrades it to 8 on disk only."""
+    fake_torch(False)
+    monkeypatch.setenv(OUTPUT_ENV, str(tmp_path))
+    import ipywidgets
+    monkeypatch.setattr(ipywidgets, "__version__", "7.7.1")
+    with pytest.raises(RuntimeError, match=r"ipywidgets 7\.7\.1 is loaded but .* restart the session"):
+        setup_notebook(verbose=False)
+    assert fake_colab == []  # nothing half-done: the widget manager waits for the restarted session
