@@ -17,6 +17,7 @@ A message that breaks a rule raises ``WireError`` (``TooLarge`` for size limits)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import struct
@@ -169,3 +170,17 @@ def _make_tensor(chunk: memoryview, dtype: torch.dtype, shape: tuple[int, ...]) 
     if dtype == torch.bfloat16:
         tensor = tensor.view(torch.bfloat16)
     return tensor.reshape(shape)
+
+
+def row_handle(row: Mapping[str, Tensor]) -> str:
+    """The content address of one conditioning row ({key: tensor without the batch dim}).
+
+    Client and server both compute it, so a handle names exactly one row of bytes: the server checks
+    uploads against it, and a client can never make another client's handle mean something else.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for key in sorted(row):
+        tensor = row[key]
+        digest.update(f"{key}|{_NAMES.get(tensor.dtype, tensor.dtype)}|{tuple(tensor.shape)}|".encode())
+        digest.update(_tensor_bytes(tensor))
+    return digest.hexdigest()

@@ -1,0 +1,180 @@
+"""The remote backend against an in-process engine (no Ray, no sockets): bit-exact frames, handles, faults."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import semanticdraw_widgets as sdw
+from semanticdraw_widgets.backends.base import Backend
+from semanticdraw_widgets.engine.stream import Stream
+from semanticdraw_widgets.serve import wire
+from semanticdraw_widgets.serve.client import EngineError, EngineUnavailable, RemoteBackend
+from semanticdraw_widgets.serve.service import EngineService, InProcessTransport, Job, Reply
+
+
+def _scene(seed=3, strength=1.0):
+    masks = np.zeros((3, 64, 64), bool)
+    masks[0, :32], masks[1, 32:, :32], masks[2, 32:, 32:] = True, True, True
+    return sdw.Scene(
+        background=sdw.Background(prompt="blue sky"),
+        regions=[sdw.Region(prompt="red bricks", mask=masks[0], prompt_strength=strength),
+                 sdw.Region(prompt="green grass", mask=masks[1]),
+                 sdw.Region(prompt="yellow sun", mask=masks[2])],
+        width=64, height=64, seed=seed)
+
+
+@pytest.fixture
+def engine():
+    local = sdw.load_backend("toy")
+    service = EngineService(sdw.load_backend("toy"), token="s3cret")
+    transport = InProcessTransport(service)
+    return local, service, transport
+
+
+def _remote(transport, token="s3cret"):
+    return RemoteBackend("http://127.0.0.1:8765", token, transport=transport)
+
+
+def test_remote_backend_satisfies_the_protocol(engine):
+    _, _, transport = engine
+    remote = _remote(transport)
+    assert isinstance(remote, Backend)
+    assert (remote.name, remote.latent_channels, remote.scale_factor) == ("toy", 4, 4)
+
+
+def test_generate_remote_equals_local_bit_for_bit(engine):
+    local, _, transport = engine
+    remote = _remote(transport)
+    scene = _scene(strength=0.7)
+    a = np.asarray(sdw.generate(local, scene, steps=4))
+    b = np.asarray(sdw.generate(remote, scene, steps=4))
+    assert np.array_equal(a, b)
+
+
+def test_stream_frames_remote_equal_local_and_send_handles_not_embeddings(engine):
+    local, service, transport = engine
+    remote = _remote(transport)
+    scene = _scene()
+    ours, theirs = Stream(local, scene, steps=4), Stream(remote, scene, steps=4)
+    for _ in range(6):
+        a, b = ours.tick(), theirs.tick()
+        assert np.array_equal(np.asarray(a.image), np.asarray(b.image))
+        assert torch.equal(a.latent, b.latent)
+    # the blended rows went up once; later ticks only name them
+    uploads = transport.requests
+    theirs.update(_scene(seed=4))
+    theirs.tick()
+    assert transport.requests - uploads == 2  # one predict, one decode: no encode, no upload
+    assert service.stats.model_calls == remote.model_calls
+
+
+def test_a_restarted_engine_gets_the_rows_again(engine):
+    _, service, transport = engine
+    remote = _remote(transport)
+    stream = Stream(remote, _scene(), steps=4)
+    stream.tick()
+    transport.service = EngineService(sdw.load_backend("toy"), token="s3cret")  # empty cache, as after a restart
+    frame = stream.tick()
+    assert frame.step == 2
+
+
+def test_wrong_or_missing_token_is_refused(engine):
+    _, _, transport = engine
+    with pytest.raises(EngineError, match="refused this client.*SEMANTICDRAW_TOKEN"):
+        _remote(transport, token="wrong")
+    with pytest.raises(EngineError, match="401"):
+        _remote(transport, token="")
+
+
+def test_token_from_the_environment(engine, monkeypatch):
+    _, _, transport = engine
+    monkeypatch.setenv("SEMANTICDRAW_TOKEN", "s3cret")
+    assert _remote(transport, token=None).name == "toy"
+
+
+def test_healthz_needs_no_token(engine):
+    _, service, _ = engine
+    reply = service.route("GET", "/healthz", {}, b"")
+    assert reply.status == 200 and b'"ok": true' in reply.body
+
+
+def test_engine_down_names_the_url_and_backs_off_boundedly(engine):
+    _, _, transport = engine
+    remote = _remote(transport)
+    transport.down = True
+    waits = []
+    for _ in range(8):
+        with pytest.raises(EngineUnavailable, match=r"http://127.0.0.1:8765.*semanticdraw serve") as caught:
+            remote.make_schedule(4)
+        waits.append(caught.value.retry_after)
+    assert waits[:3] == [0.5, 1.0, 2.0] and max(waits) == 10.0
+    transport.down = False
+    remote.make_schedule(4)
+    transport.down = True
+    with pytest.raises(EngineUnavailable) as caught:
+        remote.make_schedule(4)
+    assert caught.value.retry_after == 0.5  # a success resets the backoff
+
+
+def test_toy_warnings_come_back_to_the_client(engine):
+    _, _, transport = engine
+    remote = _remote(transport)
+    with pytest.warns(UserWarning, match="ignores 'sofa'"):
+        remote.encode_prompts(["a red sofa"])
+    assert remote.unknown_words("a red sofa") == ["sofa"]
+
+
+def _predict_body(service, x, steps, index, prompts):
+    cond = service.backend.encode_prompts(prompts)
+    handles = [wire.row_handle({k: v[i] for k, v in cond.items()}) for i in range(len(prompts))]
+    for i, h in enumerate(handles):
+        service.rows.put(h, {k: v[i] for k, v in cond.items()})
+    return wire.encode({"steps": steps, "cond": handles}, {"x": x, "step_index": index})
+
+
+@pytest.mark.parametrize("mutate, status, message", [
+    (lambda x, i: (x[:, :3], i), 400, "needs 4 channels"),
+    (lambda x, i: (x, i + 10), 400, "step_index values"),
+    (lambda x, i: (x, i.int()), 400, "int64"),
+    (lambda x, i: (torch.zeros(1, 4, 300, 8), i[:1]), 400, "sides of 1 to 256"),
+])
+def test_bad_predict_requests_get_a_4xx_and_never_reach_a_batch(engine, mutate, status, message):
+    _, service, _ = engine
+    x, index = mutate(torch.randn(2, 4, 8, 8), torch.tensor([0, 1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        body = _predict_body(service, x, 4, index, ["red", "blue"][: x.shape[0]])
+    reply = service.route("POST", "/predict", {"Authorization": "Bearer s3cret"}, body)
+    assert isinstance(reply, Reply) and reply.status == status and message.encode() in reply.body
+    assert service.stats.model_calls == 0
+
+
+def test_oversized_and_garbage_bodies_get_413_and_400(engine):
+    _, service, _ = engine
+    headers = {"Authorization": "Bearer s3cret"}
+    small = EngineService(service.backend, token="s3cret",
+                          limits=type(service.limits)(max_request_bytes=1000))
+    assert small.route("POST", "/predict", headers, wire.encode({}, {"x": torch.zeros(1000)})).status == 413
+    assert service.route("POST", "/predict", headers, b"\x80\x03}q\x00.").status == 400  # a pickle
+    assert service.route("POST", "/nope", headers, b"").status == 404
+
+
+def test_unknown_rows_get_409_with_the_missing_handles(engine):
+    _, service, _ = engine
+    body = wire.encode({"steps": 4, "cond": ["ab" * 16]}, {"x": torch.zeros(1, 4, 8, 8),
+                                                             "step_index": torch.tensor([0])})
+    reply = service.route("POST", "/predict", {"Authorization": "Bearer s3cret"}, body)
+    assert reply.status == 409 and b"ab" * 16 in reply.body
+
+
+def test_an_upload_must_match_its_handle_and_the_model(engine):
+    _, service, _ = engine
+    headers = {"Authorization": "Bearer s3cret"}
+    row = {k: v[0] for k, v in service.backend.encode_prompts(["red"]).items()}
+    forged = {f"{'cd' * 16}/{k}": v for k, v in row.items()}
+    assert service.route("POST", "/upload", headers, wire.encode({}, forged)).status == 400
+    alien = {f"{wire.row_handle({'prompt_embeds': torch.zeros(77, 8)})}/prompt_embeds": torch.zeros(77, 8)}
+    reply = service.route("POST", "/upload", headers, wire.encode({}, alien))
+    assert reply.status == 400 and b"another model" in reply.body
