@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--method", choices=("semanticdraw", "multidiffusion"), default="semanticdraw")
     render.add_argument("--device", default="auto")
     commands.add_parser("examples", help="list the bundled example scenes")
+    from .serve.command import add_serve_command
+
+    add_serve_command(commands)
     return parser
 
 
@@ -128,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from . import ModelLoadError
 
+        if args.command == "serve":
+            from .serve.command import run_serve
+
+            return run_serve(args)
         return run_render(args)
     except KeyboardInterrupt:
         parser.exit(130, "semanticdraw: interrupted\n")

@@ -14,11 +14,11 @@ from semanticdraw_widgets.serve.client import EngineError, EngineUnavailable, Re
 from semanticdraw_widgets.serve.service import EngineService, InProcessTransport, Job, Reply
 
 
-def _scene(seed=3, strength=1.0):
+def _scene(seed=3, strength=1.0, sky="blue sky"):
     masks = np.zeros((3, 64, 64), bool)
     masks[0, :32], masks[1, 32:, :32], masks[2, 32:, 32:] = True, True, True
     return sdw.Scene(
-        background=sdw.Background(prompt="blue sky"),
+        background=sdw.Background(prompt=sky),
         regions=[sdw.Region(prompt="red bricks", mask=masks[0], prompt_strength=strength),
                  sdw.Region(prompt="green grass", mask=masks[1]),
                  sdw.Region(prompt="yellow sun", mask=masks[2])],
@@ -178,3 +178,104 @@ def test_an_upload_must_match_its_handle_and_the_model(engine):
     alien = {f"{wire.row_handle({'prompt_embeds': torch.zeros(77, 8)})}/prompt_embeds": torch.zeros(77, 8)}
     reply = service.route("POST", "/upload", headers, wire.encode({}, alien))
     assert reply.status == 400 and b"another model" in reply.body
+
+
+def _tick(core, stream, now):
+    from semanticdraw_widgets.runtime.core import run_tick_job
+
+    job = core.begin_tick()
+    try:
+        frame = run_tick_job(stream, job)
+    except Exception as error:
+        core.tick_failed(job, error, now)
+    else:
+        core.tick_done(job, frame, now)
+
+
+def test_a_session_core_keeps_the_picture_while_the_engine_is_away_and_recovers_by_itself(engine):
+    from semanticdraw_widgets.runtime.core import SessionCore
+
+    _, _, transport = engine
+    remote = _remote(transport)
+    stream = Stream(remote, _scene(), steps=4)
+    core = SessionCore(stream, epoch=1)
+    core.start()
+    now = 0.0
+    _tick(core, stream, now)
+    shown = core.frame
+    transport.down = True
+    core.update(_scene(seed=9, sky="grey stone"))  # a new prompt: fails before it applies, and must survive
+    _tick(core, stream, now)
+    assert core.status.state == "error" and "http://127.0.0.1:8765" in core.status.error
+    assert core.frame is shown and not core.want_tick(now)
+    retries = []
+    for _ in range(6):  # bounded backoff: 0.5, 1, 2, 4, 8, 10 s
+        deadline = core.next_deadline(now)
+        retries.append(deadline - now)
+        now = deadline
+        core.timers_due(now)
+        assert core.want_tick(now)
+        _tick(core, stream, now)
+        assert core.status.state == "error" and core.frame is shown
+    assert retries == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0]
+    transport.down = False
+    now = core.next_deadline(now)
+    core.timers_due(now)
+    _tick(core, stream, now)
+    assert core.status.state == "streaming" and core.status.error is None
+    assert core.frame.scene.seed == 9 and core.frame.scene.background.prompt == "grey stone"
+
+
+def test_a_refused_request_is_not_retried_by_itself(engine):
+    from semanticdraw_widgets.runtime.core import SessionCore
+
+    _, service, transport = engine
+    remote = _remote(transport)
+    stream = Stream(remote, _scene(), steps=4)
+    core = SessionCore(stream, epoch=1)
+    core.start()
+    service.token = "rotated-by-the-teacher"
+    _tick(core, stream, 0.0)
+    assert core.status.state == "error" and "401" in core.status.error
+    assert core.next_deadline(0.0) is None  # waits for the next update, as any other error
+
+
+def test_load_backend_dispatches_urls_and_refuses_local_options(monkeypatch):
+    from semanticdraw_widgets.serve import client
+
+    seen = {}
+    monkeypatch.setattr(client, "RemoteBackend", lambda url, token: seen.setdefault("args", (url, token)))
+    sdw.load_backend("http://127.0.0.1:8765", token="abc")
+    assert seen["args"] == ("http://127.0.0.1:8765", "abc")
+    with pytest.raises(ValueError, match="lora cannot be set by a client"):
+        sdw.load_backend("http://127.0.0.1:8765", lora="lcm")
+    with pytest.raises(ValueError, match="token= is for a shared engine"):
+        sdw.load_backend("toy", token="abc")
+
+
+def test_a_real_http_transport_to_nothing_names_the_url():
+    from semanticdraw_widgets.serve.app import free_port
+
+    port = free_port()  # bound and released: nothing listens there now
+    with pytest.raises(EngineUnavailable, match=f"http://127.0.0.1:{port} did not answer"):
+        sdw.load_backend(f"http://127.0.0.1:{port}")
+
+
+def test_cli_serve_parses_and_refuses_a_public_host_without_a_token(capsys):
+    from semanticdraw_widgets.cli import build_parser
+    from semanticdraw_widgets.serve.app import serve_forever
+
+    args = build_parser().parse_args(["serve", "--model", "toy", "--port", "9000", "--replicas", "2"])
+    assert (args.model, args.host, args.port, args.replicas, args.token_file) == ("toy", "127.0.0.1", 9000, 2, None)
+    with pytest.raises(ValueError, match="needs --token-file"):
+        serve_forever("toy", host="0.0.0.0", port=9000, token_file=None, replicas=1, address=None)
+
+
+def test_a_short_token_file_is_refused(tmp_path):
+    from semanticdraw_widgets.serve.app import read_token_file
+
+    (tmp_path / "t").write_text("short\n")
+    with pytest.raises(ValueError, match="at least 16"):
+        read_token_file(str(tmp_path / "t"))
+    (tmp_path / "t").write_text("a-long-enough-token-1234\n")
+    assert read_token_file(str(tmp_path / "t")) == "a-long-enough-token-1234"
