@@ -214,17 +214,23 @@ class RemoteBackend:
         status, data = self._send(method, path, body)
         return json.loads(data)
 
+    def _unavailable(self, reason: str) -> EngineUnavailable:
+        with self._lock:
+            wait = min(BACKOFF_START * 2 ** self._failures, BACKOFF_MAX)
+            self._failures += 1
+        return EngineUnavailable(
+            f"the shared engine at {self.url} did not answer ({reason}); check that `semanticdraw serve` is "
+            f"running there and the address is right. A Session keeps its picture and tries again by itself "
+            f"(next try in {wait:g} s).", retry_after=wait)
+
     def _send(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
         try:
             status, data = self._transport(method, path, body, dict(self._headers))
         except OSError as error:
-            with self._lock:
-                wait = min(BACKOFF_START * 2 ** self._failures, BACKOFF_MAX)
-                self._failures += 1
-            raise EngineUnavailable(
-                f"the shared engine at {self.url} did not answer ({type(error).__name__}: {error}); check that "
-                f"`semanticdraw serve` is running there and the address is right. A Session keeps its picture "
-                f"and tries again by itself (next try in {wait:g} s).", retry_after=wait) from None
+            raise self._unavailable(f"{type(error).__name__}: {error}") from None
+        if status in (502, 503, 504) or (status == 404 and not data.startswith(b"{")):
+            # Serve's proxy itself answered: the engine application is starting, restarting or not deployed
+            raise self._unavailable(f"HTTP {status} from the proxy: {data[:120].decode(errors='replace')}")
         with self._lock:
             self._failures = 0
         self.bytes_sent += len(body or b"")
