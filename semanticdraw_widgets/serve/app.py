@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import ipaddress
+import os
 import secrets
 import socket
 import time
@@ -41,7 +42,8 @@ def read_token_file(path: str) -> str:
 
 
 def engine_deployment(*, replicas: int = 1, num_gpus: float = 0, max_batch_size: int = 64,
-                      batch_wait_s: float = 0.005, autoscaling: dict | None = None) -> Any:
+                      batch_wait_s: float = 0.005, autoscaling: dict | None = None,
+                      torch_threads: int | None = None) -> Any:
     """The Serve deployment class, made on demand so that importing this module does not need Ray."""
     from ray import serve
     from starlette.requests import Request
@@ -57,7 +59,12 @@ def engine_deployment(*, replicas: int = 1, num_gpus: float = 0, max_batch_size:
     @serve.deployment(name="SemanticDrawEngine", **options)
     class Engine:
         def __init__(self, spec: str, token: str | None, limits: dict) -> None:
+            import torch
+
             from ..backends.loading import load_backend
+
+            if num_gpus == 0:  # Ray gives an actor one OpenMP thread; a CPU engine shares the cores among replicas
+                torch.set_num_threads(torch_threads or max(1, (os.cpu_count() or 1) // replicas))
 
             self.service = EngineService(load_backend(spec), token=token, limits=Limits(**limits), spec=spec)
             # checks and (de)serialisation on a few threads; the service's lock keeps model calls one at a time
@@ -101,7 +108,8 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 def start_engine(spec: str, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
                  replicas: int = 1, address: str | None = None, limits: Limits = Limits(),
-                 batch_wait_s: float = 0.005, max_batch_size: int = 64, num_cpus: int | None = None) -> str:
+                 batch_wait_s: float = 0.005, max_batch_size: int = 64, num_cpus: int | None = None,
+                 torch_threads: int | None = None) -> str:
     """Start Ray (or join ``address``), deploy the engine, wait until it answers; returns its URL."""
     import ray
     from ray import serve
@@ -116,7 +124,7 @@ def start_engine(spec: str, *, host: str = "127.0.0.1", port: int = 8765, token:
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     serve.start(http_options={"host": host, "port": port})
     deployment = engine_deployment(replicas=replicas, num_gpus=gpus, max_batch_size=max_batch_size,
-                                   batch_wait_s=batch_wait_s)
+                                   batch_wait_s=batch_wait_s, torch_threads=torch_threads)
     serve.run(deployment.bind(spec, token, asdict(limits)), name=APP_NAME, route_prefix="/", blocking=False)
     return f"http://{'127.0.0.1' if host in ('0.0.0.0', 'localhost') else host}:{port}"
 
