@@ -107,14 +107,14 @@ def test_engine_down_names_the_url_and_backs_off_boundedly(engine):
     waits = []
     for _ in range(8):
         with pytest.raises(EngineUnavailable, match=r"http://127.0.0.1:8765.*semanticdraw serve") as caught:
-            remote.make_schedule(4)
+            remote.stats()
         waits.append(caught.value.retry_after)
     assert waits[:3] == [0.5, 1.0, 2.0] and max(waits) == 10.0
     transport.down = False
-    remote.make_schedule(4)
+    remote.stats()
     transport.down = True
     with pytest.raises(EngineUnavailable) as caught:
-        remote.make_schedule(4)
+        remote.stats()
     assert caught.value.retry_after == 0.5  # a success resets the backoff
 
 
@@ -279,3 +279,28 @@ def test_a_short_token_file_is_refused(tmp_path):
         read_token_file(str(tmp_path / "t"))
     (tmp_path / "t").write_text("a-long-enough-token-1234\n")
     assert read_token_file(str(tmp_path / "t")) == "a-long-enough-token-1234"
+
+
+def test_only_the_engines_schedules_are_accepted(engine):
+    from dataclasses import replace
+
+    _, _, transport = engine
+    remote = _remote(transport)
+    schedule = remote.make_schedule(4)
+    assert remote.make_schedule(4) is schedule  # one round trip per step count
+    x, index = torch.zeros(1, 4, 8, 8), torch.tensor([0])
+    cond = remote.encode_prompts(["red"])
+    remote.predict_x0(x, index, replace(schedule), cond)  # an equal copy is fine
+    with pytest.raises(ValueError, match="did not make"):
+        remote.predict_x0(x, index, replace(schedule, alphas=schedule.alphas * 0.5), cond)
+
+
+def test_many_prompts_are_encoded_in_chunks_within_the_engines_limit(engine):
+    _, service, transport = engine
+    remote = _remote(transport)
+    prompts = [f"{c} bricks" for c in ("red", "blue", "green", "white", "black")] * 30  # 150 > 64
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cond = remote.encode_prompts(prompts)
+        local = service.backend.encode_prompts(prompts)
+    assert all(torch.equal(cond[k], local[k]) for k in local)

@@ -31,7 +31,7 @@ from torch import Tensor
 
 from ..backends.base import Conditioning, Schedule
 from . import wire
-from .service import CLIENT_HEADER, schedule_from_tensors
+from .service import CLIENT_HEADER, schedule_from_tensors, schedule_tensors
 
 TOKEN_ENV = "SEMANTICDRAW_TOKEN"
 BACKOFF_START, BACKOFF_MAX = 0.5, 10.0  # seconds between a Session's retries while the engine is away
@@ -105,7 +105,7 @@ class RemoteBackend:
         self._failures = 0
         self._lock = threading.Lock()
         self._handles: set[str] = set()  # rows this client knows the engine holds
-        self._schedules: dict[int, tuple[Schedule, int]] = {}  # id(schedule) -> (schedule, steps)
+        self._schedules: dict[int, Schedule] = {}  # by step count
         self.bytes_sent = 0  # request and response bodies, for the README's bytes-per-tick figures
         self.bytes_received = 0
         info = self._json("GET", "/info")
@@ -131,19 +131,24 @@ class RemoteBackend:
 
     # -- the Backend protocol ----------------------------------------------------------------------
     def make_schedule(self, steps: int) -> Schedule:
-        _, tensors = self._call("/schedule", {"steps": int(steps)})
-        schedule = schedule_from_tensors(tensors)
-        self._schedules[id(schedule)] = (schedule, int(steps))  # the schedule object is kept alive here
-        if len(self._schedules) > 64:
-            self._schedules.pop(next(iter(self._schedules)))
-        return schedule
+        steps = int(steps)
+        if steps not in self._schedules:  # one round trip per step count: a schedule depends on it alone
+            _, tensors = self._call("/schedule", {"steps": steps})
+            self._schedules[steps] = schedule_from_tensors(tensors)
+        return self._schedules[steps]
 
     def encode_prompts(self, prompts: Sequence[str]) -> Conditioning:
-        meta, cond = self._call("/encode", {"prompts": list(prompts)})
-        for message in meta.get("warnings", []):
-            warnings.warn(message, UserWarning, stacklevel=2)
-        self._handles.update(meta.get("handles", []))
-        return cond
+        if len(prompts) == 0:
+            raise ValueError("encode_prompts needs at least one prompt")
+        chunk = int(self.info.get("limits", {}).get("max_prompts", 64))
+        parts = []
+        for start in range(0, len(prompts), chunk):  # a scene with many regions: several requests
+            meta, cond = self._call("/encode", {"prompts": list(prompts[start: start + chunk])})
+            for message in meta.get("warnings", []):
+                warnings.warn(message, UserWarning, stacklevel=2)
+            self._handles.update(meta.get("handles", []))
+            parts.append(cond)
+        return {key: torch.cat([part[key] for part in parts]) for key in parts[0]}
 
     def predict_x0(self, x: Tensor, step_index: Tensor, schedule: Schedule, cond: Conditioning) -> Tensor:
         steps = self._steps_of(schedule)
@@ -184,11 +189,14 @@ class RemoteBackend:
 
     # -- handles ---------------------------------------------------------------------------------------
     def _steps_of(self, schedule: Schedule) -> int:
-        known = self._schedules.get(id(schedule))
-        if known is None or known[0] is not schedule:
+        """The engine rebuilds a schedule from its step count; any other schedule would silently differ."""
+        steps = len(schedule)
+        known = self._schedules.get(steps)
+        if known is not schedule and (known is None or not all(
+                torch.equal(a, b) for a, b in zip(schedule_tensors(known).values(), schedule_tensors(schedule).values()))):
             raise ValueError("predict_x0 got a schedule this remote backend did not make: pass the one "
-                             "make_schedule(steps) returned")
-        return known[1]
+                             "make_schedule(steps) returned (the engine rebuilds schedules from their step count)")
+        return steps
 
     def _handles_of(self, cond: Conditioning, n: int) -> tuple[list[str], dict[str, dict[str, Tensor]]]:
         cpu = {k: v.detach().cpu() for k, v in cond.items()}
