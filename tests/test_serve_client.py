@@ -304,3 +304,15 @@ def test_many_prompts_are_encoded_in_chunks_within_the_engines_limit(engine):
         cond = remote.encode_prompts(prompts)
         local = service.backend.encode_prompts(prompts)
     assert all(torch.equal(cond[k], local[k]) for k in local)
+
+
+def test_traces_and_compare_methods_work_unchanged_against_the_engine(engine):
+    local, _, transport = engine
+    remote = _remote(transport)
+    scene = _scene()
+    _, theirs = sdw.generate(remote, scene, steps=2, trace=True)
+    _, ours = sdw.generate(local, scene, steps=2, trace=True)
+    last = theirs.steps[-1].x0
+    assert np.array_equal(np.asarray(theirs.preview(last)), np.asarray(ours.preview(ours.steps[-1].x0)))
+    table = sdw.compare_methods(remote, scene, steps=2).table
+    assert [row["method"] for row in table] == [row["method"] for row in sdw.compare_methods(local, scene, steps=2).table]

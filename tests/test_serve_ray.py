@@ -152,3 +152,24 @@ def test_a_running_session_survives_the_engine_restarting(engine):
         _wait_healthy(url)
         assert recovered.wait(180), states[-5:]  # by itself: no update, no kernel restart
         assert session.frame.scene.background.prompt == "grey stone"
+
+
+def test_a_client_that_stalls_mid_request_does_not_stall_the_others(engine):
+    import http.client
+    from urllib.parse import urlparse
+
+    url, _ = engine
+    parsed = urlparse(url)
+    stalled = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
+    stalled.putrequest("POST", "/predict")
+    stalled.putheader("Authorization", f"Bearer {TOKEN}")
+    stalled.putheader("Content-Length", "100000")
+    stalled.endheaders()
+    stalled.send(b"\0" * 1000)  # and then nothing: a kernel that froze or vanished mid-upload
+    try:
+        remote = sdw.load_backend(url, token=TOKEN)
+        scene = _scene(STUDENTS[0][0], 5)
+        image = sdw.generate(remote, scene, steps=4)  # every call of it still answers
+        assert np.array_equal(np.asarray(image), np.asarray(sdw.generate(sdw.load_backend("toy"), scene, steps=4)))
+    finally:
+        stalled.close()
