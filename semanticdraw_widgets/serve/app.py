@@ -120,7 +120,14 @@ def start_engine(spec: str, *, host: str = "127.0.0.1", port: int = 8765, token:
     if address:
         ray.init(address=address)
     elif not ray.is_initialized():
-        ray.init(num_cpus=num_cpus, include_dashboard=False)
+        for attempt in (1, 2):
+            try:
+                ray.init(num_cpus=num_cpus, include_dashboard=False)
+                break
+            except Exception as error:  # Ray waits 30 s for its raylet, too little on an overloaded machine
+                ray.shutdown()
+                if attempt == 2 or "timed out during startup" not in str(error):
+                    raise
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     serve.start(http_options={"host": host, "port": port})
     deployment = engine_deployment(replicas=replicas, num_gpus=gpus, max_batch_size=max_batch_size,
