@@ -114,7 +114,8 @@ class RemoteBackend:
         self.latent_channels: int = info["latent_channels"]
         self.scale_factor: int = info["scale_factor"]
         self.default_guidance: float = info["default_guidance"]
-        self.dtype: torch.dtype = getattr(torch, info["dtype"])
+        dtypes = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+        self.dtype: torch.dtype = dtypes.get(info["dtype"], torch.float32)  # (a name from the server, not code)
         self.device = torch.device("cpu")  # the stream's tensors stay in this kernel
         self.sampler = info["sampler"]
         self._steps_range = tuple(info["steps_range"])
