@@ -247,6 +247,9 @@ def test_load_backend_dispatches_urls_and_refuses_local_options(monkeypatch):
     monkeypatch.setattr(client, "RemoteBackend", lambda url, token: seen.setdefault("args", (url, token)))
     sdw.load_backend("http://127.0.0.1:8765", token="abc")
     assert seen["args"] == ("http://127.0.0.1:8765", "abc")
+    monkeypatch.setattr(client, "RemoteBackend", lambda url, token: (_ for _ in ()).throw(client.EngineError("HTTP 401")))
+    with pytest.raises(sdw.ModelLoadError, match="401"):  # the CLI's one-line refusal, not an internal error
+        sdw.load_backend("http://127.0.0.1:8765", token="bad")
     with pytest.raises(ValueError, match="lora cannot be set by a client"):
         sdw.load_backend("http://127.0.0.1:8765", lora="lcm")
     with pytest.raises(ValueError, match="token= is for a shared engine"):

@@ -13,6 +13,7 @@ import concurrent.futures
 import ipaddress
 import os
 import secrets
+import signal
 import socket
 import time
 from dataclasses import asdict
@@ -157,12 +158,19 @@ def serve_forever(spec: str, *, host: str, port: int, token_file: str | None, re
     print(f"semanticdraw engine for {spec!r} at {url} (health: {url}/healthz)")
     connect = f'sdw.load_backend("{url}"' + (', token=...)  # or set SEMANTICDRAW_TOKEN' if token else ")")
     print(f"students connect with:  import semanticdraw_widgets as sdw; backend = {connect}")
-    print("Ctrl+C stops the engine")
+    print("Ctrl+C stops the engine", flush=True)
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)  # `kill`, a service manager: the same clean stop as Ctrl+C
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # started in the background by a shell
+        signal.signal(signal.SIGINT, interrupt)
     try:
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
-        print("stopping the engine")
+        print("stopping the engine", flush=True)
     finally:
         stop_engine()
 

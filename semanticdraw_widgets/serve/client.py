@@ -267,4 +267,9 @@ def load_remote_backend(url: str, token: str | None = None, **options: Any) -> R
     if unknown:
         raise ValueError(f"{', '.join(sorted(unknown))} cannot be set by a client of a shared engine: the engine's "
                          f"model is chosen by `semanticdraw serve --model ...`; pass only token=")
-    return RemoteBackend(url, token)
+    from ..backends.loading import ModelLoadError
+
+    try:
+        return RemoteBackend(url, token)
+    except EngineError as error:  # refused at connection time (a wrong token): a load error, one CLI line
+        raise ModelLoadError(str(error)) from error
