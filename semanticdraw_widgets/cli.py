@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     _flag(render, "--method", "method")
     _flag(render, "--device", "device")
     commands.add_parser("examples", help="list the bundled example scenes")
+    from .serve.command import add_serve_command
+
+    add_serve_command(commands)
     return parser
 
 
@@ -147,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from . import ModelLoadError
 
+        if args.command == "serve":
+            from .serve.command import run_serve
+
+            return run_serve(args)
         return run_render(args)
     except KeyboardInterrupt:
         parser.exit(130, "semanticdraw: interrupted\n")

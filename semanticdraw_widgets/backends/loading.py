@@ -63,7 +63,7 @@ def load_backend(spec: str | os.PathLike = "toy", *, device: str | torch.device 
                  dtype: torch.dtype | str | None = None, sampler: str | None = None, lora: str | None = None,
                  lora_scale: float = 1.0, tiny_vae: str | None = None, vae: str | None = None,
                  config: str | os.PathLike | None = None, family: str | None = None, allow_pickle: bool = False,
-                 t5: bool = False, compile: bool = False) -> Backend:
+                 t5: bool = False, compile: bool = False, token: str | None = None) -> Backend:
     """Load a model family behind the Backend protocol (see the module docstring for specs).
 
     sampler: "lcm", "tcd", "euler" or "ddim" for SD1.x/2.x and SDXL; "euler" or "flash" for SD3. None
@@ -76,11 +76,22 @@ def load_backend(spec: str | os.PathLike = "toy", *, device: str | torch.device 
     t5: load SD3's T5 text encoder (off by default: it needs ~10 GB).
     compile: on CUDA, capture the denoiser and decoder calls as CUDA graphs once per shape
     (backends/acceleration.py), after any LoRA is fused; no effect elsewhere.
+    "http://HOST:PORT" connects to a shared engine (``semanticdraw serve``; serve/client.py) with
+    ``token`` (default: $SEMANTICDRAW_TOKEN); the engine chooses the model and its options.
     """
     # The field table's rules (fields.py): "no" is truthy, so only True/False are taken; lora_scale is finite.
     allow_pickle, t5, compile = (check_field(name, value) for name, value in
                                  (("allow_pickle", allow_pickle), ("t5", t5), ("compile", compile)))
     lora_scale = check_field("lora_scale", lora_scale)
+    if isinstance(spec, str) and spec.startswith(("http://", "https://")):
+        from ..serve.client import load_remote_backend
+
+        return load_remote_backend(spec, token, device=device, dtype=dtype, sampler=sampler, lora=lora,
+                                   lora_scale=lora_scale, tiny_vae=tiny_vae, vae=vae, config=config, family=family,
+                                   allow_pickle=allow_pickle, t5=t5, compile=compile)
+    if token is not None:
+        raise ValueError("token= is for a shared engine's URL (load_backend('http://HOST:PORT', token=...)), "
+                         f"not for the model spec {spec!r}")
     if compile:
         from .acceleration import accelerate_backend
 

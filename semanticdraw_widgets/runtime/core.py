@@ -133,6 +133,7 @@ class SessionCore:
         self._ticking = False
         self._paused = False
         self._failed = False
+        self._retry_at: float | None = None  # a transient failure (error.retry_after) is retried by itself then
         self._single_steps = 0
         self._inbox: Scene | None = None
         self._settings: dict[str, Any] = {}
@@ -311,6 +312,12 @@ class SessionCore:
         if not self._running:
             return
         self._failed = True
+        if job.scene is not None and self._inbox is None:
+            self._inbox = job.scene  # a tick that failed before its scene applied must not lose the scene
+        # An error that knows when trying again makes sense (a shared engine that is away: serve/client.py)
+        # is retried then without an update; any other waits for the next update, as before.
+        retry = getattr(error, "retry_after", None)
+        self._retry_at = now + float(retry) if isinstance(retry, (int, float)) and retry >= 0 else None
         message = f"{type(error).__name__}: {error}"
         self._refresh_status(error=message)
         failed = RuntimeError(f"the stream failed: {message}; update the scene or the settings to try again")
@@ -323,6 +330,8 @@ class SessionCore:
         """When the owner should call ``timers_due``: the settle, or a silent view's ack timeout."""
         deadlines = [self._settle_at] if self._settle_at is not None else []
         deadlines += [s.next_resend for s in self._sinks.values() if s.resend_due]
+        if self._failed and self._retry_at is not None:
+            deadlines.append(self._retry_at)
         if self._running and not self.idle and self._sinks:
             deadlines += [s.flow.saturation_ends() for s in self._sinks.values() if s.flow.saturated(now)]
         return min(deadlines, default=None)
@@ -331,6 +340,9 @@ class SessionCore:
         for sink_id, state in list(self._sinks.items()):
             if state.resend_due and now >= state.next_resend:
                 self.resend(sink_id, None, now)
+        if self._failed and self._retry_at is not None and now >= self._retry_at:
+            self._retry_at, self._failed = None, False  # the status keeps the error text until a tick succeeds
+            self._refresh_status()
         if self._settle_at is None or now < self._settle_at:
             return  # (an ack timeout needs no action: want_tick sees it)
         self._settle_at = None
