@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from ..backends.base import Conditioning, Schedule
+from ..backends.errors import ModelLoadError
 from . import wire
 from .service import CLIENT_HEADER, schedule_from_tensors, schedule_tensors
 
@@ -267,8 +268,6 @@ def load_remote_backend(url: str, token: str | None = None, **options: Any) -> R
     if unknown:
         raise ValueError(f"{', '.join(sorted(unknown))} cannot be set by a client of a shared engine: the engine's "
                          f"model is chosen by `semanticdraw serve --model ...`; pass only token=")
-    from ..backends.loading import ModelLoadError
-
     try:
         return RemoteBackend(url, token)
     except EngineError as error:  # refused at connection time (a wrong token): a load error, one CLI line
