@@ -228,7 +228,7 @@ def test_stop_then_start_is_a_new_epoch_and_hello_is_welcomed(canvas):
     settle_and_deliver(canvas)
     assert canvas.session.epoch != old_epoch
     assert frames(canvas)[-1][0]["epoch"] == canvas.session.epoch and frames(canvas)[-1][0]["seq"] >= 1
-    canvas._handle_custom_msg({"kind": "ack", "epoch": old_epoch, "seq": 10**6}, [])  # stale: ignored, harmless
+    canvas._handle_custom_msg({"kind": "ack", "epoch": old_epoch, "seq": 10**6}, [])  # harmless (released nothing: test_rules_runtime.py)
     canvas._handle_custom_msg({"kind": "hello", "version": PROTOCOL_VERSION}, [])
     welcome = [c for c, _ in canvas.sent if c.get("kind") == "welcome"][-1]
     assert welcome["epoch"] == canvas.session.epoch
