@@ -53,6 +53,16 @@ MAX_STREAM_STEPS = 50
 __all__ = ["PaletteError", "SemanticDrawCanvas", "make_brush", "snapshot_image"]
 
 
+class _WholeNumber(traitlets.Int):
+    """An Int that refuses booleans: traitlets.Int takes True as 1, and a browser's `seed: false` equals the
+    current 0, so traitlets stored the bool without calling the @validate checks (and canvas.scene raised)."""
+
+    def validate(self, obj: Any, value: Any) -> int:
+        if isinstance(value, (bool, np.bool_)):
+            self.error(obj, value)
+        return super().validate(obj, value)
+
+
 class SemanticDrawCanvas(anywidget.AnyWidget):
     """Draw with semantic brushes; a few-step diffusion model renders the regions live.
 
@@ -68,8 +78,8 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     background = traitlets.Dict().tag(sync=True)
     labels = CByteMemoryView(b"").tag(sync=True)
     background_image = CByteMemoryView(b"").tag(sync=True)  # PNG/JPEG bytes; regions are inpainted into it
-    seed = traitlets.Int(0).tag(sync=True)
-    steps = traitlets.Int(4).tag(sync=True)
+    seed = _WholeNumber(0).tag(sync=True)
+    steps = _WholeNumber(4).tag(sync=True)
     guidance = traitlets.Float(1.0).tag(sync=True)
     playing = traitlets.Bool(True).tag(sync=True)
     status = traitlets.Dict({"state": "stopped", "fps": 0.0, "tick": 0, "error": None, "epoch": 0,
