@@ -2,6 +2,7 @@
 the canvas's state stays valid, and a streaming canvas still works afterwards."""
 
 import asyncio
+import math
 import re
 import zlib
 
@@ -42,6 +43,13 @@ brush_fields = {
     "visible": st.one_of(st.booleans(), numbers),
 }
 brushes = st.lists(st.fixed_dictionaries({}, optional={**brush_fields, "promt": json_scalars}), max_size=5)
+# One field off a valid brush, often just past a documented limit: random dictionaries alone are almost never
+# valid elsewhere, so they could not show that a limit (say mask_blur <= 64) was dropped.
+edge_values = st.one_of(st.sampled_from([-0.5, 0.0, 0.5, 1.0, 1.0000001, 1.5, 63.5, 64.0, 64.5, 1e9, math.nan, math.inf,
+                                         "#12ab9f\n", "#12AB9F", "#12ab9", "x" * 1000, "x" * 1001, True, 0, 1]),
+                        json_scalars)
+near_valid_brushes = st.lists(st.builds(lambda key, value: dict(BRUSH_DEFAULTS, **{key: value}),
+                                        st.sampled_from(sorted(BRUSH_DEFAULTS)), edge_values), min_size=1, max_size=3)
 
 
 def label_payloads():
@@ -56,6 +64,8 @@ def label_payloads():
 
 trait_writes = st.one_of(
     st.fixed_dictionaries({"brushes": brushes}),
+    st.fixed_dictionaries({"brushes": near_valid_brushes}),
+    st.fixed_dictionaries({"guidance": st.sampled_from([-0.5, 0.0, 20.0, 20.5, math.nan, True])}),
     st.fixed_dictionaries({"background": st.one_of(json_values, st.fixed_dictionaries(
         {"prompt": st.one_of(st.sampled_from(["white", "", "sky"]), numbers), "negative_prompt": st.just("")}))}),
     st.fixed_dictionaries({"labels": label_payloads().map(memoryview)}),

@@ -63,6 +63,21 @@ class _WholeNumber(traitlets.Int):
         return super().validate(obj, value)
 
 
+class _Checked(traitlets.TraitType):
+    """A trait whose value is always the checker's normalised copy. (A @validate hook is skipped by traitlets
+    when the browser's value *equals* the current one, e.g. visible 1.0 for True, so the raw value was kept.)"""
+
+    def __init__(self, check: Any, default: Any) -> None:
+        self._check = check
+        super().__init__(default)
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        try:
+            return self._check(value)
+        except PaletteError as error:
+            raise traitlets.TraitError(str(error)) from None
+
+
 class SemanticDrawCanvas(anywidget.AnyWidget):
     """Draw with semantic brushes; a few-step diffusion model renders the regions live.
 
@@ -74,8 +89,8 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
 
     width = traitlets.Int(512).tag(sync=True)
     height = traitlets.Int(512).tag(sync=True)
-    brushes = traitlets.List(traitlets.Dict()).tag(sync=True)
-    background = traitlets.Dict().tag(sync=True)
+    brushes = _Checked(validate_brushes, []).tag(sync=True)
+    background = _Checked(validate_background, {"prompt": "", "negative_prompt": ""}).tag(sync=True)
     labels = CByteMemoryView(b"").tag(sync=True)
     background_image = CByteMemoryView(b"").tag(sync=True)  # PNG/JPEG bytes; regions are inpainted into it
     seed = _WholeNumber(0).tag(sync=True)
@@ -127,20 +142,6 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         if not self._writing_status:
             raise traitlets.TraitError("status is read-only: it reports the stream")
         return proposal["value"]
-
-    @traitlets.validate("brushes")
-    def _valid_brushes(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
-        try:
-            return validate_brushes(proposal["value"])
-        except PaletteError as error:
-            raise traitlets.TraitError(str(error)) from None
-
-    @traitlets.validate("background")
-    def _valid_background(self, proposal: dict[str, Any]) -> dict[str, str]:
-        try:
-            return validate_background(proposal["value"])
-        except PaletteError as error:
-            raise traitlets.TraitError(str(error)) from None
 
     @traitlets.validate("seed")
     def _valid_seed(self, proposal: dict[str, Any]) -> int:
