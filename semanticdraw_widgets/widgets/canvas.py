@@ -55,6 +55,8 @@ MAX_PALETTE_FILE_BYTES = 16 * 2**20  # a palette of 254 brushes with 1,000-chara
 __all__ = ["PaletteError", "SemanticDrawCanvas", "make_brush", "snapshot_image"]
 
 
+
+
 class SemanticDrawCanvas(anywidget.AnyWidget):
     """Draw with semantic brushes; a few-step diffusion model renders the regions live.
 
@@ -68,8 +70,10 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
 
     width = traitlets.Int(512).tag(sync=True)
     height = traitlets.Int(512).tag(sync=True)
-    brushes = traitlets.List(traitlets.Dict()).tag(sync=True)
-    background = traitlets.Dict().tag(sync=True)
+    # Checked in the trait type, not by @validate: traitlets skips @validate when the browser's value equals the
+    # current one (visible 1.0 for True), which would keep the raw value instead of the checker's copy.
+    brushes = Checked(validate_brushes, []).tag(sync=True)
+    background = Checked(validate_background, {"prompt": "", "negative_prompt": ""}).tag(sync=True)
     labels = CByteMemoryView(b"").tag(sync=True)
     background_image = CByteMemoryView(b"").tag(sync=True)  # PNG/JPEG bytes; regions are inpainted into it
     # Checked in the trait type, by the field table: traitlets.Int/Float alone take True (a bool is an int).
@@ -111,19 +115,6 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         self.observe(self._on_playing, names=["playing"])
 
     # -- trait validation: the same rules for Python code and the browser ------------------------------
-    @traitlets.validate("brushes")
-    def _valid_brushes(self, proposal: dict[str, Any]) -> list[dict[str, Any]]:
-        try:
-            return validate_brushes(proposal["value"])
-        except PaletteError as error:
-            raise traitlets.TraitError(str(error)) from None
-
-    @traitlets.validate("background")
-    def _valid_background(self, proposal: dict[str, Any]) -> dict[str, str]:
-        try:
-            return validate_background(proposal["value"])
-        except PaletteError as error:
-            raise traitlets.TraitError(str(error)) from None
 
     @traitlets.validate("steps")
     def _valid_steps(self, proposal: dict[str, Any]) -> int:

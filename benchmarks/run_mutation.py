@@ -1,0 +1,82 @@
+"""Mutation testing of the rule-bearing modules: run mutmut, then summarise killed/survived per module.
+
+    python benchmarks/run_mutation.py                       # every module in [tool.mutmut] only_mutate
+    python benchmarks/run_mutation.py engine.masks images   # only these modules' mutants
+    python benchmarks/run_mutation.py --report-only         # summarise the last run (mutants/*.meta)
+
+mutmut (pinned in the test extras) copies the package to mutants/ (gitignored), mutates the files listed
+in pyproject.toml's [tool.mutmut] only_mutate, runs the listed fast test files once instrumented to learn
+which tests call which function, then runs each mutant against only those tests. Results are cached in
+mutants/: a rerun only retests functions that changed. Show one mutant with ``mutmut show NAME``.
+The summary (markdown, per module) goes to stdout; benchmarks/results/mutation.md is written by hand
+from it, with notes on every survivor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "semanticdraw_widgets"
+# mutmut's exit-code meanings (mutmut.stats.status_by_exit_code), folded into the report's columns
+KILLED = {1: "killed", 3: "killed", 36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout",
+          -11: "killed", -9: "killed", 37: "killed"}
+OTHER = {0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", None: "not checked"}
+
+
+def run_mutmut(modules: list[str], children: int) -> int:
+    names = [f"{PACKAGE}.{module}.*" for module in modules]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    env.pop("PYTHONPATH", None)  # mutmut puts mutants/ first itself; the real package must not shadow it
+    return subprocess.call([sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *names],
+                           cwd=ROOT, env=env)
+
+
+def summarise(modules: list[str]) -> str:
+    rows = []
+    totals: Counter = Counter()
+    for meta in sorted((ROOT / "mutants" / PACKAGE).rglob("*.py.meta")):
+        module = str(meta.relative_to(ROOT / "mutants" / PACKAGE))[: -len(".py.meta")].replace(os.sep, ".")
+        if modules and not any(module == m or module.startswith(m + ".") for m in modules):
+            continue
+        codes = json.loads(meta.read_text())["exit_code_by_key"]
+        counts = Counter(KILLED.get(code) or OTHER.get(code, "suspicious") for code in codes.values())
+        if not codes or counts["not checked"] == len(codes):
+            continue
+        totals.update(counts)
+        rows.append((module, counts))
+    lines = ["| module | mutants | killed | timeout | survived | no tests | not checked | killed % |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for module, c in rows + [("**all**", totals)]:
+        checked = c["killed"] + c["timeout"] + c["survived"] + c["no tests"]
+        score = f"{100 * (c['killed'] + c['timeout']) / checked:.1f}" if checked else "-"
+        lines.append(f"| {module} | {sum(c.values())} | {c['killed']} | {c['timeout']} | {c['survived']} | "
+                     f"{c['no tests']} | {c['not checked']} | {score} |")
+    survivors = [key for meta in sorted((ROOT / "mutants" / PACKAGE).rglob("*.py.meta"))
+                 for key, code in json.loads(meta.read_text())["exit_code_by_key"].items()
+                 if code in (0, 5, 33) and (not modules or any(f".{m}." in f".{key}" for m in modules))]
+    return "\n".join(lines + ["", "Survivors and untested (see `mutmut show NAME`):", ""]
+                     + [f"- `{key}`" for key in survivors])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help="modules under semanticdraw_widgets, e.g. engine.masks images")
+    parser.add_argument("--children", type=int, default=2, help="mutants tested at once (default 2: a 2-core box)")
+    parser.add_argument("--report-only", action="store_true", help="only summarise the last run")
+    args = parser.parse_args()
+    if not args.report_only:
+        run_mutmut(args.modules or ["engine", "runtime", "validation", "fields", "widgets.protocol", "images"],
+                   args.children)
+    print(summarise(args.modules))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
