@@ -25,7 +25,7 @@ def first_code_cell(path: Path) -> str:
 
 
 def test_every_notebook_starts_with_the_same_setup_cell():
-    assert len(NOTEBOOKS) == 6
+    assert len(NOTEBOOKS) == 7
     cells = {path.name: first_code_cell(path) for path in NOTEBOOKS}
     assert len(set(cells.values())) == 1, "the first code cell differs: " + ", ".join(cells)
     cell = next(iter(cells.values()))
