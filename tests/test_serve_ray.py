@@ -101,9 +101,7 @@ def test_the_token_is_required_except_for_healthz(engine):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(urllib.request.Request(url + "/stats", headers=headers), timeout=30)
         assert refused.value.code == 401
-    from semanticdraw_widgets.serve.client import EngineError
-
-    with pytest.raises(EngineError, match="401"):
+    with pytest.raises(sdw.ModelLoadError, match="401.*SEMANTICDRAW_TOKEN"):
         sdw.load_backend(url, token="wrong-token-0123456789")
 
 
