@@ -145,6 +145,8 @@ _FIELD_LIST: tuple[Field, ...] = (
           min=1e-3, unit="s"),
     Field("settle_delay", "float", 0.3, "seconds a scene must stay unchanged before its final steps are drawn",
           ("run",), min=0.0, unit="s"),
+    Field("resend_interval", "float", 1.0, "seconds between resends of the newest frame to a view that says hello",
+          ("run",), min=0.0, unit="s"),
     # -- loader ------------------------------------------------------------------------------------------
     Field("model", default="toy", help="'toy', a diffusers folder, a .safetensors file or a hub id",
           where=("loader", "cli"), aliases=("spec", "--model"), kind="text", max_length=4096),

@@ -42,6 +42,7 @@ export const FIELDS = {
   max_fps: { kind: "float", min: 0.001, max: null, maxText: "", unit: "frames/s", choices: [], maxLength: null, multipleOf: null, nullable: true, help: "most frames per second sent to the view (None: as fast as it renders)" },
   ack_timeout: { kind: "float", min: 0.001, max: null, maxText: "", unit: "s", choices: [], maxLength: null, multipleOf: null, nullable: false, help: "seconds without an ack before in-flight frames count as lost" },
   settle_delay: { kind: "float", min: 0.0, max: null, maxText: "", unit: "s", choices: [], maxLength: null, multipleOf: null, nullable: false, help: "seconds a scene must stay unchanged before its final steps are drawn" },
+  resend_interval: { kind: "float", min: 0.0, max: null, maxText: "", unit: "s", choices: [], maxLength: null, multipleOf: null, nullable: false, help: "seconds between resends of the newest frame to a view that says hello" },
   model: { kind: "text", min: null, max: null, maxText: "", unit: "", choices: [], maxLength: 4096, multipleOf: null, nullable: false, help: "'toy', a diffusers folder, a .safetensors file or a hub id" },
   device: { kind: "text", min: null, max: null, maxText: "", unit: "", choices: [], maxLength: 64, multipleOf: null, nullable: false, help: "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'" },
   dtype: { kind: "choice", min: null, max: null, maxText: "", unit: "", choices: ["float16", "fp16", "bfloat16", "bf16", "float32", "fp32"], maxLength: null, multipleOf: null, nullable: true, help: "weights' precision (None: float16 on GPUs, float32 on the CPU)" },

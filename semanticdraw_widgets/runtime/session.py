@@ -55,7 +55,7 @@ from ..backends.base import Backend
 from ..engine.stream import Frame, Stream
 from ..engine.trace import Trace
 from ..scene import Scene
-from ..validation import as_float, as_int, check_run_options
+from ..validation import check_field, check_run_options
 from .core import STATES, EncodedFrame, EncodeRequest, FrameSink, SessionCore, SessionStatus, run_tick_job
 
 log = logging.getLogger(__name__)
@@ -95,12 +95,13 @@ class Session:
     def __init__(self, backend: Backend, scene: Scene, steps: int = 4, *, max_in_flight: int = 2,
                  jpeg_quality: int = 85, max_fps: float | None = None, ack_timeout: float = 2.0,
                  settle_delay: float = 0.3, resend_interval: float = 1.0, **stream_options: Any) -> None:
-        max_in_flight = as_int(max_in_flight, "max_in_flight", min=1)
-        self.jpeg_quality = as_int(jpeg_quality, "jpeg_quality", min=1, max=95)
-        self.min_interval = 1 / as_float(max_fps, "max_fps", min=1e-3) if max_fps is not None else 0.0
-        ack_timeout = as_float(ack_timeout, "ack_timeout", min=1e-3)
-        settle_delay = as_float(settle_delay, "settle_delay", min=0.0)
-        resend_interval = as_float(resend_interval, "resend_interval", min=0.0)
+        max_in_flight = check_field("max_in_flight", max_in_flight)  # limits: the field table (fields.py)
+        self.jpeg_quality = check_field("jpeg_quality", jpeg_quality)
+        max_fps = check_field("max_fps", max_fps)
+        self.min_interval = 1 / max_fps if max_fps is not None else 0.0
+        ack_timeout = check_field("ack_timeout", ack_timeout)
+        settle_delay = check_field("settle_delay", settle_delay)
+        resend_interval = check_field("resend_interval", resend_interval)
         self.stream = Stream(backend, scene, steps, **stream_options)  # touched only by tick jobs once started
         self.epoch = next(_epochs)
         self.max_in_flight = max_in_flight
@@ -221,7 +222,7 @@ class Session:
         if not callable(sink):
             raise TypeError(f"a frame sink must be callable with an EncodedFrame, got {type(sink).__name__}")
         if max_in_flight is not None:
-            max_in_flight = as_int(max_in_flight, "max_in_flight", min=1)
+            max_in_flight = check_field("max_in_flight", max_in_flight)
         result: concurrent.futures.Future = concurrent.futures.Future()
         self._call(lambda: result.set_result(self._core.add_sink(sink, max_in_flight, time.monotonic())))
         return result.result()
