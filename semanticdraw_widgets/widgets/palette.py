@@ -18,7 +18,7 @@ from PIL import Image
 from ..scene import Background, Region, Scene
 from .protocol import (BRUSH_DEFAULTS, BRUSH_LIMITS, MAX_BRUSHES, MAX_TEXT_LENGTH, PALETTE_FORMAT, PALETTE_VERSION)
 
-_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}\Z")  # (\Z: "$" also matches before a final newline)
 TEXT_FIELDS = ("name", "prompt", "negative_prompt")
 
 
