@@ -45,11 +45,14 @@ brush_fields = {
 brushes = st.lists(st.fixed_dictionaries({}, optional={**brush_fields, "promt": json_scalars}), max_size=5)
 # One field off a valid brush, often just past a documented limit: random dictionaries alone are almost never
 # valid elsewhere, so they could not show that a limit (say mask_blur <= 64) was dropped.
-edge_values = st.one_of(st.sampled_from([-0.5, 0.0, 0.5, 1.0, 1.0000001, 1.5, 63.5, 64.0, 64.5, 1e9, math.nan, math.inf,
-                                         "#12ab9f\n", "#12AB9F", "#12ab9", "x" * 1000, "x" * 1001, True, 0, 1]),
-                        json_scalars)
-near_valid_brushes = st.lists(st.builds(lambda key, value: dict(BRUSH_DEFAULTS, **{key: value}),
-                                        st.sampled_from(sorted(BRUSH_DEFAULTS)), edge_values), min_size=1, max_size=3)
+edge_values = {  # each field's documented limits, and values just past them
+    "prompt_strength": [-1e-9, 0.0, 1.0, 1.0000001, 2, math.nan, True], "mask_strength": [-0.5, 0.0, 1.0, 1.5, math.inf],
+    "mask_blur": [-0.5, 0.0, 64.0, 64.5, 1e9, 63], "color": ["#12ab9f\n", "#12AB9F", "#12ab9", "#12ab9fa", "red", 0],
+    "visible": [True, False, 1, 0, 1.0, None], "name": ["x" * 1000, "x" * 1001, 7],
+    "prompt": ["x" * 1000, "x" * 1001, None], "negative_prompt": ["", "x" * 1001, b"no"],
+}
+near_valid_brushes = st.sampled_from(sorted(edge_values)).flatmap(
+    lambda key: st.sampled_from(edge_values[key]).map(lambda value: [{**BRUSH_DEFAULTS, "prompt": "red", key: value}]))
 
 
 def label_payloads():
@@ -64,7 +67,9 @@ def label_payloads():
 
 trait_writes = st.one_of(
     st.fixed_dictionaries({"brushes": brushes}),
-    st.fixed_dictionaries({"brushes": near_valid_brushes}),
+    # (twice: one_of picks each entry equally often; with an empty label map, so no label lacks its brush)
+    st.fixed_dictionaries({"brushes": near_valid_brushes, "labels": st.just(memoryview(b""))}),
+    st.fixed_dictionaries({"brushes": near_valid_brushes, "labels": st.just(memoryview(b""))}),
     st.fixed_dictionaries({"guidance": st.sampled_from([-0.5, 0.0, 20.0, 20.5, math.nan, True])}),
     st.fixed_dictionaries({"background": st.one_of(json_values, st.fixed_dictionaries(
         {"prompt": st.one_of(st.sampled_from(["white", "", "sky"]), numbers), "negative_prompt": st.just("")}))}),

@@ -148,3 +148,14 @@ def test_the_canvas_refuses_guidance_outside_its_range_before_any_session_checks
     for good in GUIDANCE_LIMITS:  # the limits themselves are allowed
         canvas.guidance = good
         assert canvas.guidance == good
+
+
+def test_a_brush_colour_with_a_trailing_newline_is_refused():
+    """Found by the fuzz test's independent oracle: the colour regex ended in "$", which also matches before
+    a final newline, so "#12ab9f\\n" was kept as a colour."""
+    from semanticdraw_widgets.widgets.palette import PaletteError, validate_brush
+
+    assert validate_brush({"color": "#12AB9f"})["color"] == "#12AB9f"
+    for bad in ("#12ab9f\n", "#12ab9f ", " #12ab9f", "#12ab9"):
+        with pytest.raises(PaletteError, match="color"):
+            validate_brush({"color": bad})
