@@ -319,3 +319,20 @@ def test_traces_and_compare_methods_work_unchanged_against_the_engine(engine):
     assert np.array_equal(np.asarray(theirs.preview(last)), np.asarray(ours.preview(ours.steps[-1].x0)))
     table = sdw.compare_methods(remote, scene, steps=2).table
     assert [row["method"] for row in table] == [row["method"] for row in sdw.compare_methods(local, scene, steps=2).table]
+
+
+def test_cli_serve_autoscale_passes_through_to_ray_serves_autoscaling_config(monkeypatch):
+    from semanticdraw_widgets.cli import build_parser
+    from semanticdraw_widgets.serve import app, command
+
+    assert command.parse_autoscale("1:4") == {"min_replicas": 1, "max_replicas": 4}
+    assert command.parse_autoscale(None) is None
+    for bad in ("4", "4:1", "a:b", "-1:2", "0:0"):
+        with pytest.raises(ValueError, match=r"--autoscale .*MIN:MAX"):
+            command.parse_autoscale(bad)
+    seen = {}
+    monkeypatch.setattr(app, "serve_forever", lambda spec, **kwargs: seen.update(kwargs))
+    monkeypatch.setitem(__import__("sys").modules, "ray", __import__("types").ModuleType("ray"))  # no Ray needed
+    args = build_parser().parse_args(["serve", "--model", "toy", "--autoscale", "0:3"])
+    assert command.run_serve(args) == 0
+    assert seen["autoscaling"] == {"min_replicas": 0, "max_replicas": 3}

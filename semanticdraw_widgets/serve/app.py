@@ -110,7 +110,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def start_engine(spec: str, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None,
                  replicas: int = 1, address: str | None = None, limits: Limits = Limits(),
                  batch_wait_s: float = 0.005, max_batch_size: int = 64, num_cpus: int | None = None,
-                 torch_threads: int | None = None) -> str:
+                 torch_threads: int | None = None, autoscaling: dict | None = None) -> str:
     """Start Ray (or join ``address``), deploy the engine, wait until it answers; returns its URL."""
     import ray
     from ray import serve
@@ -132,7 +132,7 @@ def start_engine(spec: str, *, host: str = "127.0.0.1", port: int = 8765, token:
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
     serve.start(http_options={"host": host, "port": port})
     deployment = engine_deployment(replicas=replicas, num_gpus=gpus, max_batch_size=max_batch_size,
-                                   batch_wait_s=batch_wait_s, torch_threads=torch_threads)
+                                   batch_wait_s=batch_wait_s, torch_threads=torch_threads, autoscaling=autoscaling)
     serve.run(deployment.bind(spec, token, asdict(limits)), name=APP_NAME, route_prefix="/", blocking=False)
     return f"http://{'127.0.0.1' if host in ('0.0.0.0', 'localhost') else host}:{port}"
 
@@ -146,13 +146,13 @@ def stop_engine() -> None:
 
 
 def serve_forever(spec: str, *, host: str, port: int, token_file: str | None, replicas: int,
-                  address: str | None, max_request_mb: int = 64) -> None:
+                  address: str | None, max_request_mb: int = 64, autoscaling: dict | None = None) -> None:
     """`semanticdraw serve`: start, say how to connect, run until Ctrl+C, stop cleanly."""
     token = read_token_file(token_file) if token_file else None
     if token is None and not is_loopback(host):
         raise ValueError(f"--host {host} needs --token-file: without a token the engine listens on loopback only")
     url = start_engine(spec, host=host, port=port, token=token, replicas=replicas, address=address,
-                       limits=Limits(max_request_bytes=max_request_mb * 2**20))
+                       limits=Limits(max_request_bytes=max_request_mb * 2**20), autoscaling=autoscaling)
     if token is None:
         print(f"no --token-file: the engine listens on {host} only (this machine; anyone logged in here can use it)")
     print(f"semanticdraw engine for {spec!r} at {url} (health: {url}/healthz)")
