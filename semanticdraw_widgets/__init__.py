@@ -10,7 +10,7 @@
 from .animation import save_animation
 from .backends import Backend, ModelLoadError, ModelNotAvailableOffline, load_backend
 from .compare import Comparison, compare_methods
-from .engine import Frame, Stream, Trace, TraceStep, generate
+from .engine import Frame, NonFiniteOutput, Stream, Trace, TraceStep, generate
 from .runtime import Session, SessionStatus
 from .scene import Background, Region, Scene, SceneError
 
@@ -32,4 +32,4 @@ def __getattr__(name: str):
 
 __all__ = ["Backend", "Background", "DenoisingInspector", "Frame", "PaletteError", "SemanticDrawCanvas", "Stream", "ModelLoadError", "ModelNotAvailableOffline", "Region", "Scene", "SceneError", "Session", "SessionStatus",
            "Trace", "TraceStep", "generate", "load_backend", "__version__"]
-__all__ += ["Comparison", "compare_methods", "save_animation"]
+__all__ += ["NonFiniteOutput", "Comparison", "compare_methods", "save_animation"]

@@ -21,6 +21,19 @@ from .trace import Trace
 
 
 
+class NonFiniteOutput(RuntimeError):
+    """The model predicted NaN or infinite values: decoded, they would be a black picture without a word."""
+
+
+def require_finite(x0: torch.Tensor) -> None:
+    """Refuse a prediction holding NaN or inf (a float16 overflow, a damaged LoRA, absurd guidance)."""
+    if not bool(torch.isfinite(x0).all()):
+        raise NonFiniteOutput(
+            "the model predicted NaN or infinite values, which would draw a black picture (the last good picture "
+            "is kept): usually float16 overflowing; load the model with dtype=torch.float32, or lower "
+            "guidance_scale or lora_scale")
+
+
 def seeded_noise(seed: int, shapes: list[tuple[int, ...]], device: torch.device) -> list[Tensor]:
     """Standard normal tensors drawn in order from one CPU generator, so every device sees the same noise."""
     generator = torch.Generator("cpu").manual_seed(seed)
@@ -151,5 +164,6 @@ def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = Fa
         else:
             init, plain_noise, fresh = seeded_noise(scene.seed, shapes, backend.device)
             x = sample_semanticdraw(backend, plan, init, plain_noise, fresh, recorder, trace_cfg)
+        require_finite(x)
         image = decode(backend, plan, x, scene)
     return (image, recorder) if recorder is not None else image

@@ -28,7 +28,7 @@ from torch import Tensor
 from ..backends.base import Backend
 from ..scene import Scene
 from ..validation import as_int, check_run_options
-from .generate import decode, seeded_noise, stream_noise_shapes
+from .generate import decode, require_finite, seeded_noise, stream_noise_shapes
 from .plan import Plan, PlanCache, SamplerOptions, make_plan
 from .pruning import dropped_prompts, prune_plan
 from .sampler import advance, predict_regional, start_latent, trace_steps
@@ -153,6 +153,7 @@ class Stream:
         with torch.inference_mode():
             pred = predict_regional(self.backend, plan, x, steps, self._plain_noise.expand(len(steps), -1, -1, -1))
             self.model_calls += 1
+            require_finite(pred.x0)  # before the ring moves: a refused tick leaves the stream as it was
             finished = len(steps) == self.steps
             shown = pred.x0[-1:]
             # every slot but a finished one moves to the next step
