@@ -3,10 +3,10 @@
 import threading
 
 import numpy as np
-import pytest
 import torch
 
 import semanticdraw_widgets as sdw
+from helpers import three_region_scene
 from semanticdraw_widgets.engine.stream import Stream
 from semanticdraw_widgets.serve import wire
 from semanticdraw_widgets.serve.client import RemoteBackend
@@ -40,12 +40,6 @@ class GatheringTransport:
         return slot[0].status, slot[0].body
 
 
-def _scene(prompts, seed, size=64):
-    masks = np.zeros((3, size, size), bool)
-    masks[0, : size // 2], masks[1, size // 2:, : size // 2], masks[2, size // 2:, size // 2:] = True, True, True
-    return sdw.Scene(background=sdw.Background(prompt=prompts[0]),
-                     regions=[sdw.Region(prompt=p, mask=m) for p, m in zip(prompts[1:], masks)],
-                     width=size, height=size, seed=seed)
 
 
 STUDENTS = [(("blue sky", "red bricks", "green grass", "white sand"), 1, 4),
@@ -57,7 +51,7 @@ def test_three_clients_share_each_model_call_and_get_their_local_frames():
     service = EngineService(sdw.load_backend("toy"), token="t")
     transport = GatheringTransport(service, width=3)
     remotes = [RemoteBackend("http://127.0.0.1:1", "t", transport=transport) for _ in STUDENTS]
-    streams = [Stream(r, _scene(p, seed), steps=steps) for r, (p, seed, steps) in zip(remotes, STUDENTS)]
+    streams = [Stream(r, three_region_scene(p, seed), steps=steps) for r, (p, seed, steps) in zip(remotes, STUDENTS)]
     frames: dict[int, list] = {}
 
     def student(i):
@@ -70,7 +64,7 @@ def test_three_clients_share_each_model_call_and_get_their_local_frames():
         t.join(300)
     local = sdw.load_backend("toy")
     for i, (prompts, seed, steps) in enumerate(STUDENTS):
-        own = Stream(local, _scene(prompts, seed), steps=steps)
+        own = Stream(local, three_region_scene(prompts, seed), steps=steps)
         for tick in range(3):
             assert np.array_equal(frames[i][tick], np.asarray(own.tick().image)), (i, tick)
     stats = service.stats_json()

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import semanticdraw_widgets as sdw
+from helpers import three_region_scene
 
 pytest.importorskip("ray.serve")
 pytestmark = pytest.mark.slow
@@ -47,12 +48,6 @@ def _wait_healthy(url, tries=600):
     raise AssertionError(f"the engine at {url} never became healthy")
 
 
-def _scene(prompts, seed, size=64):
-    masks = np.zeros((3, size, size), bool)
-    masks[0, : size // 2], masks[1, size // 2:, : size // 2], masks[2, size // 2:, size // 2:] = True, True, True
-    return sdw.Scene(background=sdw.Background(prompt=prompts[0]),
-                     regions=[sdw.Region(prompt=p, mask=m) for p, m in zip(prompts[1:], masks)],
-                     width=size, height=size, seed=seed)
 
 
 STUDENTS = [(("blue sky", "red bricks", "green grass", "white sand"), 1),
@@ -63,7 +58,7 @@ STUDENTS = [(("blue sky", "red bricks", "green grass", "white sand"), 1),
 def test_three_students_at_once_get_their_local_frames_in_shared_calls(engine):
     url, _ = engine
     remotes = [sdw.load_backend(url, token=TOKEN) for _ in STUDENTS]
-    streams = [sdw.Stream(r, _scene(p, seed), steps=4) for r, (p, seed) in zip(remotes, STUDENTS)]
+    streams = [sdw.Stream(r, three_region_scene(p, seed), steps=4) for r, (p, seed) in zip(remotes, STUDENTS)]
     barrier = threading.Barrier(3)
     frames, errors = {}, []
 
@@ -85,7 +80,7 @@ def test_three_students_at_once_get_their_local_frames_in_shared_calls(engine):
     assert not errors, errors
     local = sdw.load_backend("toy")
     for i, (prompts, seed) in enumerate(STUDENTS):
-        own = sdw.Stream(local, _scene(prompts, seed), steps=4)
+        own = sdw.Stream(local, three_region_scene(prompts, seed), steps=4)
         for tick in range(4):
             assert np.array_equal(frames[i][tick], np.asarray(own.tick().image)), (i, tick)
     stats = remotes[0].stats()
@@ -127,7 +122,7 @@ def test_a_running_session_survives_the_engine_restarting(engine):
     from semanticdraw_widgets.serve.app import start_engine
 
     url, options = engine
-    session = sdw.Session(sdw.load_backend(url, token=TOKEN), _scene(STUDENTS[0][0], 1), steps=4)
+    session = sdw.Session(sdw.load_backend(url, token=TOKEN), three_region_scene(STUDENTS[0][0], 1), steps=4)
     failed, recovered, states = threading.Event(), threading.Event(), []
 
     def listen(status):
@@ -143,7 +138,7 @@ def test_a_running_session_survives_the_engine_restarting(engine):
 
         first = asyncio.run(session.settled(timeout=120))
         serve.shutdown()  # the engine goes away: connections are refused
-        session.update(_scene(STUDENTS[1][0], 2))
+        session.update(three_region_scene(STUDENTS[1][0], 2))
         assert failed.wait(120), states
         assert session.frame is first and url in session.status.error
         start_engine("toy", **options)  # back (same Ray instance, a fresh replica with an empty cache)
@@ -166,7 +161,7 @@ def test_a_client_that_stalls_mid_request_does_not_stall_the_others(engine):
     stalled.send(b"\0" * 1000)  # and then nothing: a kernel that froze or vanished mid-upload
     try:
         remote = sdw.load_backend(url, token=TOKEN)
-        scene = _scene(STUDENTS[0][0], 5)
+        scene = three_region_scene(STUDENTS[0][0], 5)
         image = sdw.generate(remote, scene, steps=4)  # every call of it still answers
         assert np.array_equal(np.asarray(image), np.asarray(sdw.generate(sdw.load_backend("toy"), scene, steps=4)))
     finally:

@@ -12,9 +12,9 @@ import shutil
 import pytest
 
 import semanticdraw_widgets as sdw
-from browser_support import CHROMIUM, CHROMIUM_ARGS, artifact_dir, draw_stroke, jupyter_server, open_and_run_all, \
+from browser_support import CHROMIUM, artifact_dir, draw_stroke, jupyter_server, open_and_run_all, \
     write_notebook
-from test_canvas_browser import initial_state, open_page
+from test_canvas_browser import browser, initial_state, open_page  # noqa: F401 (browser: the shared fixture)
 from test_jupyterlab_e2e import CUT_PLACEHOLDERS
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -39,14 +39,6 @@ LAYOUT = """() => {
            seed: { scroll: seed.scrollWidth, client: seed.clientWidth, value: seed.value } };
 }"""
 
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
