@@ -1,6 +1,7 @@
 """Soak: a long run of random edits through one Stream; memory must stay flat, pictures must stay right.
 
     python benchmarks/soak.py [--frames 10000] [--seed 0] [--steps 4] [--out FILE.json]
+    python benchmarks/soak.py --session-minutes 20      # the Session soak (see session_soak)
 
 The toy backend, a 512x512 canvas with 3 rectangular regions, and a seeded random sequence of edits
 (a region's prompt, a region's mask moved, the seed) applied with ``Stream.update`` and ``tick()``,
@@ -190,12 +191,145 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
+# -- the Session soak (issue 17): the runtime as a notebook uses it, for a fixed time -----------------------
+UNKNOWN = ("a cat on a sofa", "red bricks and a teapot")  # words the toy does not know: warned once per prompt
+SIZES = (256, 512)
+
+
+def session_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
+    """Sessions on 256² and 512² canvases with random edits: prompts (some with unknown words), moved masks,
+    seeds, background photos, reconfigure (steps, guidance) and stop/start, acked like a view; RSS each second."""
+    import asyncio
+    import warnings
+
+    warnings.simplefilter("ignore", UserWarning)  # unknown words: expected, and warned once per prompt anyway
+    rng = random.Random(seed)
+    backend = sdw.load_backend("toy", device="cpu")
+    photos = {size: [np.random.default_rng(i).uniform(0, 1, (size, size, 3)).astype(np.float32) for i in range(3)]
+              for size in SIZES}
+    counts = {"prompt": 0, "unknown": 0, "mask": 0, "seed": 0, "photo": 0, "reconfigure": 0, "restart": 0,
+              "new_session": 0, "frames": 0, "settled": 0}
+    samples: list[tuple[float, int]] = []
+    started = time.perf_counter()
+    end = started + minutes * 60
+    next_sample = started
+
+    def scene_for(size: int) -> sdw.Scene:
+        boxes = [random_box_in(rng, size) for _ in range(REGIONS)]
+        return sdw.Scene(width=size, height=size, seed=rng.randrange(2**31),
+                         background=sdw.Background(prompt="blue sky"),
+                         regions=[sdw.Region(prompt=rng.choice(WORDS), mask=rect_in(b, size)) for b in boxes])
+
+    while time.perf_counter() < end:
+        size = SIZES[counts["new_session"] % len(SIZES)]
+        scene = scene_for(size)
+        session = sdw.Session(backend, scene, steps=rng.choice((2, 3, 4)))
+        counts["new_session"] += 1
+
+        view = AckingView(session, counts)
+        session.start()
+        phase_end = min(end, time.perf_counter() + rng.uniform(20, 60))
+        while time.perf_counter() < phase_end:
+            kind = rng.choice(("prompt", "prompt", "unknown", "mask", "seed", "photo", "reconfigure", "restart"))
+            counts[kind] += 1
+            index = rng.randrange(REGIONS)
+            if kind == "prompt":
+                scene = scene.with_region(index, prompt=rng.choice(WORDS))
+            elif kind == "unknown":
+                scene = scene.with_region(index, prompt=rng.choice(UNKNOWN))
+            elif kind == "mask":
+                scene = scene.with_region(index, mask=rect_in(random_box_in(rng, size), size))
+            elif kind == "seed":
+                scene = scene.with_(seed=rng.randrange(2**31))
+            elif kind == "photo":
+                image = rng.choice(photos[size] + [None])
+                scene = scene.with_(background=sdw.Background(prompt="blue sky", image=image))
+            if kind == "reconfigure":
+                session.reconfigure(steps=rng.choice((2, 3, 4, 5)), guidance_scale=rng.choice((1.0, 1.5, 2.0)))
+            elif kind == "restart":
+                session.stop()
+                session.start()
+            else:
+                session.update(scene)
+            if rng.random() < 0.3:  # now and then the user waits for the finished picture
+                asyncio.run(asyncio.wait_for(session.settled(), 120))
+                counts["settled"] += 1
+            else:
+                time.sleep(rng.uniform(0.02, 0.3))  # a user editing while it streams
+            now = time.perf_counter()
+            if now >= next_sample:
+                samples.append((round(now - started, 1), rss_bytes()))
+                next_sample = now + 1.0
+        session.stop()
+        del session, view
+        gc.collect()
+        samples.append((round(time.perf_counter() - started, 1), rss_bytes()))
+        progress(f"  {samples[-1][0]:.0f} s: {counts['frames']} frames, rss {samples[-1][1] / 2**20:.0f} MiB")
+    baseline = next((s for s in samples if s[0] >= warmup_s), samples[len(samples) // 4])
+    final = samples[-1]
+    growth = (final[1] - baseline[1]) / baseline[1]
+    half = min(samples, key=lambda s: abs(s[0] - final[0] / 2))
+    return {"seconds": round(final[0], 1), "counts": counts,
+            "rss_mib": {"start": round(samples[0][1] / 2**20, 1), "baseline": round(baseline[1] / 2**20, 1),
+                        "final": round(final[1] / 2**20, 1), "peak_sampled": round(max(s[1] for s in samples) / 2**20, 1)},
+            "baseline_s": baseline[0], "rss_growth": round(growth, 4),
+            "second_half_growth": round((final[1] - half[1]) / half[1], 4),
+            "growth_limit": GROWTH_LIMIT, "memory_pass": growth < GROWTH_LIMIT,
+            "rss_samples": [(t, round(r / 2**20, 1)) for t, r in samples]}
+
+
+class AckingView:
+    """A view that shows every frame at once and acks it (as the canvas's front end does, less often)."""
+
+    def __init__(self, session: sdw.Session, counts: dict) -> None:
+        self.session, self.counts = session, counts
+        self.sink_id = session.add_sink(self.show)
+
+    def show(self, encoded) -> None:
+        self.counts["frames"] += 1
+        self.session.ack(self.sink_id, encoded.seq, encoded.epoch)
+
+
+def random_box_in(rng: random.Random, size: int) -> tuple[int, int, int, int]:
+    h, w = rng.randrange(size // 8, size * 5 // 8), rng.randrange(size // 8, size * 5 // 8)
+    top, left = rng.randrange(0, size - h), rng.randrange(0, size - w)
+    return top, left, top + h, left + w
+
+
+def rect_in(box: tuple[int, int, int, int], size: int) -> np.ndarray:
+    top, left, bottom, right = box
+    mask = np.zeros((size, size), dtype=bool)
+    mask[top:bottom, left:right] = True
+    return mask
+
+
+def session_markdown(report: dict) -> str:
+    r = report["result"]
+    mem = r["rss_mib"]
+    return "\n".join([
+        f"# Session soak, {report['machine_slug']}", "",
+        f"- date: {report['date']}", f"- command: `{report['command']}`",
+        f"- machine: {machine_line(report['machine'])}; load average at start {report['load_average']['start'][0]:.1f}, "
+        f"at end {report['load_average']['end'][0]:.1f}",
+        f"- setup: toy backend, Sessions alternating 256x256 and 512x512 ({REGIONS} regions, a sink that acks every "
+        "frame), each living 20-60 s; random edits (prompts, prompts with unknown words, moved masks, seeds, "
+        "background photos, reconfigure of steps/guidance, stop/start), sometimes waiting for the settled picture",
+        f"- ran {r['seconds']} s: {r['counts']}",
+        f"- resident memory: start {mem['start']} MiB, baseline {mem['baseline']} MiB (at {r['baseline_s']} s, after "
+        f"the warm-up), final {mem['final']} MiB, peak sampled {mem['peak_sampled']} MiB",
+        f"- growth after the warm-up: **{r['rss_growth']:+.2%}** (limit {r['growth_limit']:.0%}): "
+        f"{'PASS' if r['memory_pass'] else 'FAIL'}; over the second half: {r['second_half_growth']:+.2%}", ""])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--frames", type=int, default=10_000, help="model ticks to run (default 10000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random edit sequence (default 0)")
     parser.add_argument("--steps", type=int, default=4, help="stream steps (default 4)")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads first")
+    parser.add_argument("--session-minutes", type=float, default=None, metavar="MIN",
+                        help="run the Session soak for MIN minutes instead (256² and 512² canvases, photos, unknown "
+                             "words, reconfigure, stop/start); writes soak_session_<machine>.json/.md")
     parser.add_argument("--report", default=None, metavar="FILE.json",
                         help="do not run: re-derive the summary of an earlier result file from its samples")
     parser.add_argument("--out", default=None, help="JSON report (default benchmarks/results/soak_<machine>.json; "
@@ -216,6 +350,21 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cpu")
     machine = machine_info(device)
     slug = machine_slug(device)
+    if args.session_minutes is not None:
+        out = Path(args.out) if args.out else RESULTS / f"soak_session_{slug}.json"
+        load_start = os.getloadavg()
+        result = session_soak(args.session_minutes, args.seed)
+        command = "python benchmarks/soak.py" + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
+        report = {"benchmark": "session soak",
+                  "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                  "command": command, "machine_slug": slug, "machine": machine,
+                  "settings": {"minutes": args.session_minutes, "seed": args.seed, "sizes": list(SIZES)},
+                  "load_average": {"start": list(load_start), "end": list(os.getloadavg())}, "result": result}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+        out.with_suffix(".md").write_text(session_markdown(report))
+        sys.stdout.write(session_markdown(report) + f"\nwrote {out}\n")
+        return 0 if result["memory_pass"] else 1
     out = Path(args.out) if args.out else RESULTS / f"soak_{slug}.json"
     progress(f"machine: {machine_line(machine)}")
     load_start = os.getloadavg()
