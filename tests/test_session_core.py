@@ -317,3 +317,32 @@ def test_annotations_and_the_trace_come_from_the_core():
     traced.core = SessionCore(traced.stream, epoch=7)
     started(traced).run()
     assert [s.index for s in traced.core.trace.steps] == [0, 1]
+
+
+def test_a_tick_that_lands_after_stop_is_not_lost_on_restart():
+    """stop() while the last tick of a picture is on the model thread drops that frame; start() must pick the
+    stream's newest frame up again (an idle stream hands it back without a model call), or settled() would
+    wait forever and the status say "streaming" (found by benchmarks/soak.py --session-minutes)."""
+    h = Harness(steps=2)
+    h.core.start()
+    sink_id, frames = h.add_sink(window=100)  # a view that keeps up (no backpressure in the way)
+    h.run()
+    h.flush()
+    h.core.update(scene("blue"))
+    job = h.core.begin_tick()  # the first of the two ticks the edit needs
+    h.core.tick_done(job, run_tick_job(h.stream, job), h.now)
+    job = h.core.begin_tick()  # the last one is on the model thread...
+    h.core.stop()  # ...when the session stops
+    last = run_tick_job(h.stream, job)
+    h.core.tick_done(job, last, h.now)
+    assert last.converged and h.stream.idle
+    h.core.start()
+    calls = h.stream.model_calls
+    waiter = concurrent.futures.Future()
+    h.core.add_settled_waiter(waiter)
+    h.run()
+    h.flush()
+    assert waiter.done() and waiter.result() is last, "settled() resolves with the frame made while stopping"
+    assert h.stream.model_calls == calls, "picking the frame up again costs no model call"
+    assert h.core.status.state == "idle" and h.core.status.converged
+    assert frames[-1].frame is last, "the view gets the finished picture"

@@ -136,6 +136,7 @@ class SessionCore:
         self._retry_at: float | None = None  # a transient failure (error.retry_after) is retried by itself then
         self._single_steps = 0
         self._inbox: Scene | None = None
+        self._resync = False  # see start()
         self._settings: dict[str, Any] = {}
         self._setting_replies: list[concurrent.futures.Future] = []
         self._sinks: dict[int, _Sink] = {}
@@ -152,6 +153,9 @@ class SessionCore:
     # -- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> None:
         self._running = True
+        # A tick that landed while stopped was dropped (tick_done), though the stream moved on: one more tick
+        # hands back the stream's newest frame (no model call when it is idle), so nothing waits on a lost frame.
+        self._resync = True
         self._refresh_status()
 
     def stop(self) -> None:
@@ -259,7 +263,8 @@ class SessionCore:
     @property
     def idle(self) -> bool:
         """Nothing left to compute: the newest scene and settings are applied and their picture is complete."""
-        return (not self._ticking and self._inbox is None and not self._settings and self.stream.idle)
+        return (not self._ticking and not self._resync and self._inbox is None and not self._settings
+                and self.stream.idle)
 
     def want_tick(self, now: float) -> bool:
         if not self._running or self._ticking or self._failed:
@@ -275,6 +280,7 @@ class SessionCore:
     def begin_tick(self) -> TickJob:
         job = TickJob(scene=self._inbox, settings=self._settings, replies=self._setting_replies)
         self._inbox, self._settings, self._setting_replies = None, {}, []
+        self._resync = False
         self._single_steps = max(0, self._single_steps - 1)
         self._ticking = True
         return job
