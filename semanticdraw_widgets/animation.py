@@ -7,6 +7,7 @@ imageio-ffmpeg, when it is installed.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Sequence
 
@@ -14,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .engine.trace import Trace, check_trace, register_animation_writer
+from .files import replacing, write_bytes_atomic
 from .trace_view import check_panels, default_panels, step_caption, step_tiles
 
 CAPTION = 22  # px: the strip above a frame naming the step
@@ -91,9 +93,13 @@ def save_animation(trace: Trace, path: str | Path, panels: Sequence[str] | None 
     if suffix == ".gif":
         # fast octree palettes: Pillow's default median cut costs ~4x more per frame for no visible gain here
         frames = [f.quantize(colors=256, method=Image.Quantize.FASTOCTREE) for f in frames]
-        frames[0].save(path, save_all=True, append_images=frames[1:], duration=round(1000 / fps), loop=0)
+        buffer = io.BytesIO()
+        frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=round(1000 / fps),
+                       loop=0)
+        write_bytes_atomic(path, buffer.getvalue())
     else:
-        write_mp4(frames, path, fps)
+        with replacing(path) as temporary:  # the encoder writes a path; a failed encode leaves the old file
+            write_mp4(frames, temporary, fps)
     return path
 
 

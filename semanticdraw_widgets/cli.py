@@ -102,9 +102,14 @@ def check_output(text: str) -> Path:
     if output.suffix.lower() not in known:
         what = f"unknown image extension {output.suffix!r}" if output.suffix else "no file extension"
         raise CliError(f"-o {text}: {what}; end the name with one of {', '.join(known)} (e.g. out.png)")
+    # Nothing is created before the render succeeds (a failed render must leave no new folders): probe
+    # the nearest folder that exists; the missing ones are made when the picture is written.
     folder = output.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        if not folder.is_dir():
+            raise NotADirectoryError(f"{folder} is not a folder")
         # A real write probe: permissions, read-only file systems and full disks all show up here.
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".semanticdraw-probe-", suffix=".tmp") as probe:
             probe.write(b"x")
@@ -119,6 +124,7 @@ def check_output(text: str) -> Path:
 
 def run_render(args: argparse.Namespace) -> int:
     from . import Scene, generate, load_backend
+    from .images import save_image_atomic
     from .validation import as_device
 
     check_flags(args)
@@ -132,7 +138,7 @@ def run_render(args: argparse.Namespace) -> int:
     image = generate(backend, scene, steps=args.steps, guidance_scale=args.guidance, method=args.method)
     elapsed = time.perf_counter() - started
     try:
-        image.save(output)
+        save_image_atomic(image, output)
     except OSError as error:
         raise CliError(f"-o {args.output}: could not write the image ({error.strerror or error})") from None
     sys.stdout.write(f"wrote {output} ({image.width}x{image.height}, {args.steps} steps, "

@@ -5,15 +5,22 @@
   blocking the kernel until something writes to it (it is opened non-blocking, then checked).
 - :func:`write_text_atomic` encodes the whole text first and replaces the target only once the new
   file is complete, so a failure (text that cannot be encoded, a full disk) leaves the old file whole.
+- :func:`write_bytes_atomic` does the same for bytes already encoded (a PNG, a GIF), and
+  :func:`replacing` for writers that need a path (an MP4 encoder): they write a temporary file beside
+  the target, renamed over it only when the writer finished; folders created for the file are
+  removed again when the write fails, so a failure leaves no debris.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
+from pathlib import Path
+from typing import Iterator
 
-__all__ = ["read_bytes_bounded", "write_text_atomic"]
+__all__ = ["read_bytes_bounded", "write_text_atomic", "write_bytes_atomic", "replacing"]
 
 
 def read_bytes_bounded(path: str | os.PathLike[str], max_bytes: int, what: str, error: type[ValueError]) -> bytes:
@@ -38,25 +45,67 @@ def read_bytes_bounded(path: str | os.PathLike[str], max_bytes: int, what: str, 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` as UTF-8 to ``path``, replacing it only when the new file is complete."""
-    data = text.encode("utf-8")  # before touching the disk: an unencodable text changes nothing
-    target = os.path.abspath(os.fspath(path))
-    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    write_bytes_atomic(path, text.encode("utf-8"))  # encoded first: an unencodable text changes nothing
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path``, replacing it only when the new file is complete."""
+    with replacing(path) as temporary:
+        with open(temporary, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if os.path.exists(target):
-            os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
-        else:
-            os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, target)
-    except BaseException:
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write; renamed over ``path`` when the block ends without error.
+
+    Missing parent folders are created, and removed again (with the temporary file) when the block
+    raises, so a failed write leaves the old file, or nothing, where it was.
+    """
+    target = Path(os.path.abspath(os.fspath(path)))
+    created = _make_parents(target.parent)
+    try:
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}")
+        # the target's extension last: writers such as ffmpeg choose the container by it
+        os.close(fd)
+        temporary = Path(name)
         try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
+            yield temporary
+            if target.exists():
+                os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
+            else:
+                os.chmod(temporary, 0o666 & ~_umask())
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    except BaseException:
+        for folder in reversed(created):  # innermost first; only the ones this call made, only if empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the ones created, outermost first."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    missing.reverse()
+    made: list[Path] = []
+    try:
+        for each in missing:
+            each.mkdir()
+            made.append(each)
+    except BaseException:
+        for each in reversed(made):
+            with contextlib.suppress(OSError):
+                each.rmdir()
+        raise
+    return made
 
 
 def _umask() -> int:

@@ -37,9 +37,10 @@ from typing import IO, Any, Sequence, Union
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from .files import write_bytes_atomic
 from .validation import SceneError
 
-__all__ = ["open_image_bounded", "ImageTooLarge", "pixel_budget", "photo_pixel_budget", "mask_from_pil", "rgb_from_pil",
+__all__ = ["save_image_atomic", "open_image_bounded", "ImageTooLarge", "pixel_budget", "photo_pixel_budget", "mask_from_pil", "rgb_from_pil",
            "IMAGE_FORMATS", "MAX_BUDGET", "MAX_JPEG_SCANS"]
 
 MASK_MIN_BUDGET = 4096 * 4096
@@ -232,3 +233,16 @@ def rgb_from_pil(image: Image.Image, field: str = "image") -> np.ndarray:
     else:
         return _from_uint8(np.asarray(image if mode == "RGB" else _converted(image, "RGB", field)))
     return np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def save_image_atomic(image: Image.Image, path: str | os.PathLike[str], format: str | None = None) -> None:
+    """Save ``image`` to ``path`` (format from the extension unless given), encoded in memory first and
+    renamed into place, so a failed encode or write leaves the old file and no partial one."""
+    if format is None:
+        suffix = os.path.splitext(os.fspath(path))[1].lower()
+        format = Image.registered_extensions().get(suffix)
+        if format is None:
+            raise ValueError(f"{os.fspath(path)}: unknown image extension {suffix!r}; end the name with .png or .jpg")
+    buffer = io.BytesIO()
+    image.save(buffer, format=format)
+    write_bytes_atomic(path, buffer.getvalue())

@@ -35,6 +35,7 @@ from ..engine.stream import Frame
 from ..engine.trace import Trace
 from ..runtime.session import Session
 from ..files import read_bytes_bounded
+from ..images import save_image_atomic
 from ..scene import Background, Scene, SceneError
 from ..samplers import steps_range
 from ..validation import ValidationError, check_field
@@ -305,12 +306,12 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         return await self._live_session().settled(timeout)
 
     def export_png(self, path: str | Path) -> Path:
-        """Save the newest picture as PNG."""
+        """Save the newest picture as PNG (atomically: a failed write leaves the old file)."""
         image = self.image
         if image is None:
             raise RuntimeError("no picture yet: start the canvas and wait for a frame")
         path = Path(path)
-        image.save(path, format="PNG")
+        save_image_atomic(image, path, format="PNG")
         return path
 
     def export_palette(self) -> str:
