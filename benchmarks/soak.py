@@ -265,6 +265,11 @@ def session_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
         gc.collect()
         samples.append((round(time.perf_counter() - started, 1), rss_bytes()))
         progress(f"  {samples[-1][0]:.0f} s: {counts['frames']} frames, rss {samples[-1][1] / 2**20:.0f} MiB")
+    return memory_summary(samples, counts, warmup_s)
+
+
+def memory_summary(samples: list[tuple[float, int]], counts: dict, warmup_s: float) -> dict:
+    """Resident memory after the warm-up vs at the end (both samples taken between Sessions/canvases)."""
     baseline = next((s for s in samples if s[0] >= warmup_s), samples[len(samples) // 4])
     final = samples[-1]
     growth = (final[1] - baseline[1]) / baseline[1]
@@ -276,6 +281,100 @@ def session_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
             "second_half_growth": round((final[1] - half[1]) / half[1], 4),
             "growth_limit": GROWTH_LIMIT, "memory_pass": growth < GROWTH_LIMIT,
             "rss_samples": [(t, round(r / 2**20, 1)) for t, r in samples]}
+
+
+def canvas_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
+    """The Session soak through the canvas widget, driven as the browser drives it: label maps painted,
+    brushes edited (some prompts with unknown words), seeds, photo uploads (some not images at all),
+    steps/guidance changed, stop/start, every frame acked; each canvas lives 20-60 s and is then closed."""
+    import asyncio
+    import io
+    import threading
+    import warnings
+    import zlib
+
+    from PIL import Image
+
+    warnings.simplefilter("ignore", UserWarning)
+    rng = random.Random(seed)
+    backend = sdw.load_backend("toy", device="cpu")
+    photos = {}
+    for size in SIZES:
+        photos[size] = []
+        for i in range(3):
+            buffer = io.BytesIO()
+            pixels = np.random.default_rng(i).integers(0, 256, (size, size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(buffer, format="PNG" if i else "JPEG")
+            photos[size].append(buffer.getvalue())
+    not_an_image = b"%PDF-1.4 this is not a picture" * 100
+    counts = {"prompt": 0, "unknown": 0, "mask": 0, "seed": 0, "photo": 0, "bad_photo": 0, "reconfigure": 0,
+              "restart": 0, "new_canvas": 0, "frames": 0, "settled": 0}
+    samples: list[tuple[float, int]] = []
+    started = time.perf_counter()
+    end = started + minutes * 60
+    next_sample = started
+    threads_at_start = threading.active_count()
+    threads_between: list[int] = []
+
+    while time.perf_counter() < end:
+        size = SIZES[counts["new_canvas"] % len(SIZES)]
+        canvas = sdw.SemanticDrawCanvas(backend, width=size, height=size, steps=rng.choice((2, 3, 4)),
+                                        seed=rng.randrange(2**31))
+        counts["new_canvas"] += 1
+
+        def send(content, buffers=None, canvas=canvas):  # the view: shows each frame and acks it
+            if content.get("kind") == "frame":
+                counts["frames"] += 1
+                canvas._handle_custom_msg({"kind": "ack", "epoch": content["epoch"], "seq": content["seq"]}, [])
+
+        canvas.send = send
+        labels = np.zeros((size, size), np.uint8)
+        canvas.start()
+        phase_end = min(end, time.perf_counter() + rng.uniform(20, 60))
+        while time.perf_counter() < phase_end:
+            kind = rng.choice(("prompt", "prompt", "unknown", "mask", "mask", "seed", "photo", "bad_photo",
+                               "reconfigure", "restart"))
+            counts[kind] += 1
+            index = rng.randrange(REGIONS)
+            if kind in ("prompt", "unknown"):
+                brushes = [dict(b) for b in canvas.brushes]
+                brushes[index]["prompt"] = rng.choice(WORDS if kind == "prompt" else UNKNOWN)
+                canvas.set_state({"brushes": brushes})
+            elif kind == "mask":
+                top, left, bottom, right = random_box_in(rng, size)
+                labels[top:bottom, left:right] = index + 1
+                canvas.set_state({"labels": memoryview(zlib.compress(labels.tobytes()))})
+            elif kind == "seed":
+                canvas.set_state({"seed": rng.randrange(2**31)})
+            elif kind == "photo":
+                canvas.set_state({"background_image": memoryview(rng.choice(photos[size] + [b""]))})
+            elif kind == "bad_photo":
+                canvas.set_state({"background_image": memoryview(not_an_image)})  # refused, shown in the status
+            elif kind == "reconfigure":
+                canvas.set_state({"steps": rng.choice((2, 3, 4, 5)), "guidance": rng.choice((1.0, 1.5, 2.0))})
+            else:
+                canvas.stop()
+                canvas.start()
+            if canvas.running and rng.random() < 0.3:
+                asyncio.run(canvas.settled(timeout=120))
+                counts["settled"] += 1
+            else:
+                time.sleep(rng.uniform(0.02, 0.3))  # a user editing while it streams
+            now = time.perf_counter()
+            if now >= next_sample:
+                samples.append((round(now - started, 1), rss_bytes()))
+                next_sample = now + 1.0
+        canvas.close()
+        del canvas, send
+        gc.collect()
+        threads_between.append(threading.active_count())
+        samples.append((round(time.perf_counter() - started, 1), rss_bytes()))
+        progress(f"  {samples[-1][0]:.0f} s: {counts['frames']} frames, rss {samples[-1][1] / 2**20:.0f} MiB, "
+                 f"threads {threads_between[-1]}")
+    summary = memory_summary(samples, counts, warmup_s)
+    summary["threads"] = {"start": threads_at_start, "between_canvases_max": max(threads_between),
+                          "end": threads_between[-1]}
+    return summary
 
 
 class AckingView:
@@ -306,19 +405,29 @@ def rect_in(box: tuple[int, int, int, int], size: int) -> np.ndarray:
 def session_markdown(report: dict) -> str:
     r = report["result"]
     mem = r["rss_mib"]
-    return "\n".join([
-        f"# Session soak, {report['machine_slug']}", "",
+    through_canvas = report["benchmark"] == "canvas soak"
+    setup = ("toy backend, SemanticDrawCanvas widgets alternating 256x256 and 512x512, driven as the browser drives "
+             "them (label maps painted, brushes edited, photo uploads, some not images, steps/guidance, stop/start, "
+             "every frame acked), each closed after 20-60 s" if through_canvas else
+             f"toy backend, Sessions alternating 256x256 and 512x512 ({REGIONS} regions, a sink that acks every "
+             "frame), each living 20-60 s; random edits (prompts, prompts with unknown words, moved masks, seeds, "
+             "background photos, reconfigure of steps/guidance, stop/start)")
+    lines = [
+        f"# {'Canvas' if through_canvas else 'Session'} soak, {report['machine_slug']}", "",
         f"- date: {report['date']}", f"- command: `{report['command']}`",
         f"- machine: {machine_line(report['machine'])}; load average at start {report['load_average']['start'][0]:.1f}, "
         f"at end {report['load_average']['end'][0]:.1f}",
-        f"- setup: toy backend, Sessions alternating 256x256 and 512x512 ({REGIONS} regions, a sink that acks every "
-        "frame), each living 20-60 s; random edits (prompts, prompts with unknown words, moved masks, seeds, "
-        "background photos, reconfigure of steps/guidance, stop/start), sometimes waiting for the settled picture",
+        f"- setup: {setup}; sometimes waiting for the settled picture",
         f"- ran {r['seconds']} s: {r['counts']}",
         f"- resident memory: start {mem['start']} MiB, baseline {mem['baseline']} MiB (at {r['baseline_s']} s, after "
         f"the warm-up), final {mem['final']} MiB, peak sampled {mem['peak_sampled']} MiB",
         f"- growth after the warm-up: **{r['rss_growth']:+.2%}** (limit {r['growth_limit']:.0%}): "
-        f"{'PASS' if r['memory_pass'] else 'FAIL'}; over the second half: {r['second_half_growth']:+.2%}", ""])
+        f"{'PASS' if r['memory_pass'] else 'FAIL'}; over the second half: {r['second_half_growth']:+.2%}"]
+    if "threads" in r:
+        t = r["threads"]
+        lines.append(f"- threads: {t['start']} at the start, at most {t['between_canvases_max']} between canvases, "
+                     f"{t['end']} at the end")
+    return "\n".join(lines + [""])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -330,6 +439,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--session-minutes", type=float, default=None, metavar="MIN",
                         help="run the Session soak for MIN minutes instead (256² and 512² canvases, photos, unknown "
                              "words, reconfigure, stop/start); writes soak_session_<machine>.json/.md")
+    parser.add_argument("--through-canvas", action="store_true",
+                        help="with --session-minutes: drive SemanticDrawCanvas widgets as the browser does (label "
+                             "maps, brushes, photo uploads, acks; each canvas closed after 20-60 s); writes "
+                             "soak_canvas_<machine>.json/.md")
     parser.add_argument("--report", default=None, metavar="FILE.json",
                         help="do not run: re-derive the summary of an earlier result file from its samples")
     parser.add_argument("--out", default=None, help="JSON report (default benchmarks/results/soak_<machine>.json; "
@@ -351,11 +464,12 @@ def main(argv: list[str] | None = None) -> int:
     machine = machine_info(device)
     slug = machine_slug(device)
     if args.session_minutes is not None:
-        out = Path(args.out) if args.out else RESULTS / f"soak_session_{slug}.json"
+        kind = "canvas" if args.through_canvas else "session"
+        out = Path(args.out) if args.out else RESULTS / f"soak_{kind}_{slug}.json"
         load_start = os.getloadavg()
-        result = session_soak(args.session_minutes, args.seed)
+        result = (canvas_soak if args.through_canvas else session_soak)(args.session_minutes, args.seed)
         command = "python benchmarks/soak.py" + (" " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
-        report = {"benchmark": "session soak",
+        report = {"benchmark": f"{kind} soak",
                   "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                   "command": command, "machine_slug": slug, "machine": machine,
                   "settings": {"minutes": args.session_minutes, "seed": args.seed, "sizes": list(SIZES)},
