@@ -18,7 +18,7 @@ import tempfile
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from .fields import field
 from .validation import ValidationError, check_field
@@ -54,8 +54,15 @@ def _flag(group: argparse._ActionsContainer, flag: str, name: str, **overrides: 
     group.add_argument(flag, **kwargs)
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (argparse prints the whole usage block first: 2-8 lines)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="semanticdraw", description="SemanticDraw regional generation")
+    parser = OneLineErrorParser(prog="semanticdraw", description="SemanticDraw regional generation")
     commands = parser.add_subparsers(dest="command", required=True)
     render = commands.add_parser("render", help="render a scene file to an image")
     render.add_argument("scene", help="scene JSON file, or a bundled example name such as 'landscape'")

@@ -39,3 +39,14 @@ def test_unknown_example_lists_the_bundled_ones(capsys):
     except SystemExit as stop:
         assert stop.code == 2
     assert "landscape" in capsys.readouterr().err
+
+
+def test_a_usage_error_is_one_line_that_points_at_help(capsys):
+    for argv in (["render", "landscape", "--steps", "abc"], ["render"], ["paint"], []):
+        try:
+            main(argv)
+        except SystemExit as stop:
+            assert stop.code == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, err
+        assert "error:" in err and "--help" in err
