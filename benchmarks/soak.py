@@ -268,8 +268,17 @@ def session_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
     return memory_summary(samples, counts, warmup_s)
 
 
-def memory_summary(samples: list[tuple[float, int]], counts: dict, warmup_s: float) -> dict:
-    """Resident memory after the warm-up vs at the end (both samples taken between Sessions/canvases)."""
+def memory_summary(samples: list[tuple[float, int]], counts: dict, warmup_s: float, window_s: float = 120.0) -> dict:
+    """Resident memory: the first sample after the warm-up (taken while a Session/canvas runs) vs the last
+    (after the last one closed), and per window of ``window_s`` seconds the median and the peak, since
+    the resident size swings with the canvas size of the Session running at the time."""
+    windows = []
+    for start in np.arange(0.0, samples[-1][0] - window_s + 1e-9, window_s):  # whole windows only
+        inside = [rss for t, rss in samples if start <= t < start + window_s]
+        if inside:
+            windows.append({"from_s": float(start), "samples": len(inside),
+                            "median_mib": round(float(np.median(inside)) / 2**20, 1),
+                            "peak_mib": round(max(inside) / 2**20, 1)})
     baseline = next((s for s in samples if s[0] >= warmup_s), samples[len(samples) // 4])
     final = samples[-1]
     growth = (final[1] - baseline[1]) / baseline[1]
@@ -279,7 +288,7 @@ def memory_summary(samples: list[tuple[float, int]], counts: dict, warmup_s: flo
                         "final": round(final[1] / 2**20, 1), "peak_sampled": round(max(s[1] for s in samples) / 2**20, 1)},
             "baseline_s": baseline[0], "rss_growth": round(growth, 4),
             "second_half_growth": round((final[1] - half[1]) / half[1], 4),
-            "growth_limit": GROWTH_LIMIT, "memory_pass": growth < GROWTH_LIMIT,
+            "growth_limit": GROWTH_LIMIT, "memory_pass": growth < GROWTH_LIMIT, "windows": windows,
             "rss_samples": [(t, round(r / 2**20, 1)) for t, r in samples]}
 
 
@@ -423,6 +432,14 @@ def session_markdown(report: dict) -> str:
         f"the warm-up), final {mem['final']} MiB, peak sampled {mem['peak_sampled']} MiB",
         f"- growth after the warm-up: **{r['rss_growth']:+.2%}** (limit {r['growth_limit']:.0%}): "
         f"{'PASS' if r['memory_pass'] else 'FAIL'}; over the second half: {r['second_half_growth']:+.2%}"]
+    if r.get("windows"):
+        after = [w for w in r["windows"] if w["from_s"] >= r["baseline_s"] - 1] or r["windows"]
+        first, last = after[0], after[-1]
+        lines.append(f"- per {int(after[1]['from_s'] - after[0]['from_s']) if len(after) > 1 else 120}-second window "
+                     f"after the warm-up, median / peak: first {first['median_mib']} / {first['peak_mib']} MiB, last "
+                     f"{last['median_mib']} / {last['peak_mib']} MiB ({last['median_mib'] / first['median_mib'] - 1:+.1%}"
+                     f" / {last['peak_mib'] / first['peak_mib'] - 1:+.1%}); all windows: "
+                     + ", ".join(f"{w['median_mib']:.0f}/{w['peak_mib']:.0f}" for w in r["windows"]))
     if "threads" in r:
         t = r["threads"]
         lines.append(f"- threads: {t['start']} at the start, at most {t['between_canvases_max']} between canvases, "
@@ -451,6 +468,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         path = Path(args.report)
         report = json.loads(path.read_text())
+        if report["benchmark"] in ("session soak", "canvas soak"):
+            r = report["result"]
+            samples = [(t, rss * 2**20) for t, rss in r["rss_samples"]]
+            keep = {k: r[k] for k in ("threads",) if k in r}
+            report["result"] = {**memory_summary(samples, r["counts"], r["baseline_s"]), **keep}
+            path.write_text(json.dumps(report, indent=2) + "\n")
+            path.with_suffix(".md").write_text(session_markdown(report))
+            sys.stdout.write(session_markdown(report))
+            return 0
         report["result"].update(steady_state([tuple(s) for s in report["result"]["rss_samples"]], to_mib=1.0))
         path.write_text(json.dumps(report, indent=2) + "\n")
         path.with_suffix(".md").write_text(markdown(report))
