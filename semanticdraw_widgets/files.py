@@ -23,7 +23,7 @@ from typing import Iterator
 __all__ = ["read_bytes_bounded", "write_text_atomic", "write_bytes_atomic", "replacing"]
 
 
-def read_bytes_bounded(path: str | os.PathLike[str], max_bytes: int, what: str, error: type[ValueError]) -> bytes:
+def read_bytes_bounded(path: str | os.PathLike[str], max_bytes: int, what: str, error: type[Exception]) -> bytes:
     """The bytes of the regular file ``path``; ``error`` (naming ``what``) if it is no such file or too large."""
     name = os.fspath(path)
     try:

@@ -63,3 +63,35 @@ def test_a_lora_with_nan_weights_is_refused_after_fusing(tmp_path, tiny_sd_folde
     lora_file = next(tmp_path.glob("*.safetensors"))
     with pytest.raises(sdw.ModelLoadError, match=r"after fusing, the weight .* holds NaN or infinite values"):
         sdw.load_backend(str(tiny_sd_folder), sampler="lcm", lora=str(lora_file))
+
+
+def test_a_model_index_that_is_a_device_is_refused_without_reading_it(folder_copy):
+    (folder_copy / "model_index.json").unlink()
+    (folder_copy / "model_index.json").symlink_to("/dev/zero")
+    with pytest.raises(sdw.ModelLoadError, match=r"model_index.json: not a regular file"):
+        sdw.load_backend(str(folder_copy))
+
+
+def test_an_oversized_model_index_is_refused_before_it_is_parsed(folder_copy):
+    with open(folder_copy / "model_index.json", "r+b") as index:
+        index.truncate(2 * 2**20)  # sparse: 2 MiB of zeros, more than any model index
+    with pytest.raises(sdw.ModelLoadError, match=r"model_index.json: more than 1,048,576 bytes"):
+        sdw.load_backend(str(folder_copy))
+
+
+def test_a_component_config_that_is_gigabytes_long_is_refused_naming_it(folder_copy):
+    with open(folder_copy / "unet" / "config.json", "r+b") as config:
+        config.truncate(3 * 2**30)  # sparse: costs no disk, but a loader would read 3 GiB
+    with pytest.raises(sdw.ModelLoadError, match=r"unet/config.json' is 3,072 MiB, more than a model's "
+                                                 r"configuration or tokenizer file can be \(64 MiB\)"):
+        sdw.load_backend(str(folder_copy))
+
+
+def test_a_tokenizer_file_that_is_a_fifo_is_refused_without_blocking(folder_copy):
+    import os
+
+    vocab = sorted((folder_copy / "tokenizer").glob("*.json"))[0]
+    vocab.unlink()
+    os.mkfifo(vocab)
+    with pytest.raises(sdw.ModelLoadError, match=rf"{vocab.name}' is not a regular file"):
+        sdw.load_backend(str(folder_copy))

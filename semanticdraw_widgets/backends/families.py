@@ -10,8 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..files import read_bytes_bounded
 from .errors import ModelLoadError
 from .hub import download_command
+
+MAX_INDEX_BYTES = 1 * 2**20  # a model_index.json is under 1 KB; its JSON is parsed whole
 
 FAMILY_NAMES = {"sd": "SD1.x/2.x", "sdxl": "SDXL", "sd3": "SD3"}  # read with "an": an SD.., an SDXL..
 
@@ -49,13 +52,14 @@ def family_of_checkpoint_keys(keys: set[str]) -> str | None:
 
 def read_model_index(folder: Path, origin: str) -> dict[str, Any]:
     index_file = folder / "model_index.json"
-    if not index_file.is_file():
+    if not index_file.exists():  # one that exists but is no regular file is refused by the bounded read
         singles = sorted(p.name for p in folder.glob("*.safetensors"))
         hint = (f"; it holds {', '.join(singles[:3])}: pass that file instead" if singles
                 else ": save one with pipeline.save_pretrained(folder)")
         raise ModelLoadError(f"{str(folder)!r} is not a diffusers model folder (no model_index.json){hint}")
+    raw = read_bytes_bounded(index_file, MAX_INDEX_BYTES, "model index", ModelLoadError)
     try:
-        index = json.loads(index_file.read_text(encoding="utf-8"))
+        index = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ModelLoadError(f"{str(index_file)!r} is not valid UTF-8 JSON ({error}); "
                              f"{refetch_hint(folder, origin)}") from None

@@ -32,7 +32,7 @@ from .families import (FAMILY_NAMES, check_family, components, family_of_checkpo
 from .hub import (cached_snapshot, download_command, hub_kwargs, hub_offline, hub_reachable,  # noqa: F401
                   looks_like_hub_id, offline_error)
 from .lora import LORA_ALIASES, fuse_lora, precheck_lora  # noqa: F401
-from .safety import PICKLE_SUFFIXES, refuse_custom_code, refuse_pickled_components
+from .safety import PICKLE_SUFFIXES, refuse_custom_code, refuse_oversized_configs, refuse_pickled_components
 from .sanity import check_finite_weights, check_scheduler_config, check_vae_config
 from .vae import dtype_kwarg, load_vae
 
@@ -151,6 +151,7 @@ def _load_folder(folder: Path, options: LoadOptions, *, origin: str) -> Backend:
     """A local diffusers folder (origin 'folder') or a cached hub snapshot (origin 'hub:<id>')."""
     index = read_model_index(folder, origin)
     refuse_custom_code(folder, index)
+    refuse_oversized_configs(folder)
     listed = ", ".join(sorted(components(index))) or "no components"
     family = check_family(family_of_index(index), options.family, repr(str(folder)), f"components: {listed}")
     refuse_pickled_components(folder, index, options.allow_pickle)

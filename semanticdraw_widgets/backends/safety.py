@@ -6,6 +6,7 @@ A pickle checkpoint (.ckpt/.bin/.pt/.pth/.pkl) can run arbitrary code when unpic
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,10 @@ from .families import components
 
 PICKLE_SUFFIXES = (".ckpt", ".bin", ".pt", ".pth", ".pkl")
 SAFE_LIBRARIES = {"diffusers", "transformers", None}
+# The largest text file a model folder holds is a tokenizer (CLIP's tokenizer.json ~2 MB, T5's ~2.4 MB);
+# diffusers and transformers read such files whole, so a bigger one is refused before they do.
+MAX_CONFIG_BYTES = 64 * 2**20
+CONFIG_PATTERNS = ("*.json", "*/*.json", "*/*.txt")
 
 
 def refuse_custom_code(folder: Path, index: dict[str, Any]) -> None:
@@ -41,6 +46,24 @@ def refuse_custom_code(folder: Path, index: dict[str, Any]) -> None:
         raise ModelLoadError(f"{str(folder)!r} contains custom code ({'; '.join(reasons)}); semanticdraw never "
                              f"runs model code from a model folder or the hub. Use a standard diffusers "
                              f"SD1.x/2.x, SDXL or SD3 pipeline saved with save_pretrained")
+
+
+def refuse_oversized_configs(folder: Path) -> None:
+    """The folder's JSON and text files must be regular files of a sane size: a config that is /dev/zero or
+    gigabytes long would otherwise be read whole by the loaders."""
+    for pattern in CONFIG_PATTERNS:
+        for path in folder.glob(pattern):
+            try:
+                info = path.stat()  # follows the hub cache's symlinks to their blobs
+            except OSError:
+                continue  # a dangling link: the loader names the missing file
+            if not stat.S_ISREG(info.st_mode):
+                raise ModelLoadError(f"{str(path)!r} is not a regular file (a device or pipe?); "
+                                     f"replace it with the model's real {path.name} or copy the model folder again")
+            if info.st_size > MAX_CONFIG_BYTES:
+                raise ModelLoadError(f"{str(path)!r} is {info.st_size / 2**20:,.0f} MiB, more than a model's "
+                                     f"configuration or tokenizer file can be ({MAX_CONFIG_BYTES // 2**20} MiB); "
+                                     f"copy the model folder again")
 
 
 def refuse_pickled_components(folder: Path, index: dict[str, Any], allow_pickle: bool) -> None:
