@@ -86,10 +86,12 @@ def test_multidiffusion_trace_records_each_layers_next_latent_not_a_pre_averaged
         trace.save_animation("unused.gif", panels=("x0",))
 
 
-def test_guidance_halves_on_request_only(toy):
-    _, plain = sdw.generate(toy, scene(), steps=2, guidance_scale=2.5, trace=True)
+def test_guidance_halves_come_with_a_trace_unless_declined(toy):
+    _, plain = sdw.generate(toy, scene(), steps=2, guidance_scale=2.5, trace=True, trace_cfg=False)
     assert plain.guidance == 2.5 and all(s.x0_cond is None and s.x0_uncond is None for s in plain.steps)
-    _, full = sdw.generate(toy, scene(), steps=2, guidance_scale=2.5, trace=True, trace_cfg=True)
+    _, unguided = sdw.generate(toy, scene(), steps=2, trace=True)  # the toy's default guidance 1: no halves exist
+    assert all(s.x0_cond is None and s.x0_uncond is None for s in unguided.steps)
+    _, full = sdw.generate(toy, scene(), steps=2, guidance_scale=2.5, trace=True)
     for step in full.steps:
         assert step.x0_cond.shape == step.x0_layers.shape
         assert close(step.x0_layers, step.x0_uncond + 2.5 * (step.x0_cond - step.x0_uncond))
