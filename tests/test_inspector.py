@@ -335,7 +335,8 @@ def test_both_surfaces_show_one_composed_frame(toy_trace, monkeypatch):
     box = (on_canvas.width - 2 * inspector_module.GAP) / len(toy_trace)
     left = int(round(inspector_module.GAP + box + 1))  # step 2's box
     outline = inspector_module._rgb(inspector_module.TEXT_COLOUR)
-    assert (on_image.last_frame[0, left + 4] == outline).all()
+    middle = inspector_module.STRIP // 2
+    assert (on_image.last_frame[0, left + 4] == outline).all() and (on_image.last_frame[middle, left] == outline).all()
     assert not (on_image.compose(0, None)[0][0, left + 4] == outline).all(), "step 1 outlines its own box"
 
 
