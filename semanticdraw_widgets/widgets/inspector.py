@@ -415,11 +415,13 @@ class DenoisingInspector(widgets.VBox):
         words = "".join(f"<li>{html.escape(line)}</li>" for line in explain_step(trace, position))
         hint = ("click a layer's tile or its button above to isolate it" if self.surface.clickable
                 else "isolate a layer with the buttons above")
-        return (f"<div style='display:flex;gap:12px;align-items:flex-start'><div>"
+        # the words shrink and wrap beside the plot; the plot keeps its size (it was pushed out of the widget)
+        return (f"<div style='display:flex;gap:12px;align-items:flex-start;max-width:{self.width}px'>"
+                f"<div style='flex:1 1 320px;min-width:0'>"
                 f"<b>{html.escape(step_caption(trace, position))}</b><br>{' · '.join(numbers)}<br>{boot}<br>"
                 f"layers: {swatches}<ul style='margin:4px 0'>{words}</ul><small>x_{{t+1}} = next_alpha·x̂0 + "
                 f"next_pred_noise·ε̂ + next_fresh_noise·z; {hint}</small></div>"
-                f"{schedule_svg(trace, position)}</div>")
+                f"<div style='flex:none'>{schedule_svg(trace, position)}</div></div>")
 
     def _prompt_html(self, position: int) -> str:
         """The prompt view: per layer, the words the model used, the prompt-strength blend, the guidance."""
@@ -434,7 +436,7 @@ class DenoisingInspector(widgets.VBox):
                          + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul></li>")
         pruned = (f"<br><small>Not computed (they could not change the picture): "
                   f"{html.escape(', '.join(trace.pruned))}</small>" if trace.pruned else "")
-        return (f"<div class='sdw-prompt-view'><b>What the model was told</b>: every layer is its own request to "
+        return (f"<div class='sdw-prompt-view' style='max-width:{self.width}px'><b>What the model was told</b>: every layer is its own request to "
                 f"the model, drawn over the whole latent and then kept inside its mask.<ul style='margin:4px 0'>"
                 f"{''.join(items)}</ul>{pruned}</div>")
 

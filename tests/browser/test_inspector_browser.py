@@ -91,7 +91,7 @@ def test_the_inspector_in_jupyterlab(playwright_browser, tmp_path, surface):
     shots = artifact_dir(tmp_path)
     write_notebook(tmp_path / "inspector.ipynb", CELL.format(surface=surface, out=str(out)))
     with jupyter_server(tmp_path, "lab") as base:
-        page = playwright_browser.new_page(viewport={"width": 1280, "height": 2200})
+        page = playwright_browser.new_page(viewport={"width": 1280, "height": 3000})
         errors = []
         page.on("pageerror", lambda error: errors.append(f"{error}\n{error.stack}"))
         open_and_run_all(page, base, "inspector.ipynb")
@@ -110,11 +110,15 @@ def test_the_inspector_in_jupyterlab(playwright_browser, tmp_path, surface):
         assert "80% this prompt blended with 20% of the background prompt “blue sky”" in words
         assert "Guidance 2: the model guessed twice" in words and "the two guesses differ by" in words
 
-        # the grid is painted, step 1 outlined in the strip
+        # the grid is painted, step 1 outlined in the strip; the plot sits inside the widget, beside the words
         wait_outlined(page, geometry, 1)
         inspector = page.locator(".widget-vbox", has=page.locator(".sdw-prompt-view")).last
         inspector.scroll_into_view_if_needed()
+        picture = page.locator(f"{'canvas' if surface == 'ipycanvas' else 'img'}[width='{geometry['width']}']").last
+        shown, box = picture.bounding_box(), plot.bounding_box()  # (the widget's margins move it a few px)
+        assert box["x"] + box["width"] <= shown["x"] + shown["width"] + 8, (box, shown)  # beside the words, not beyond
         page.screenshot(path=str(shots / f"inspector-{surface}-step1.png"))
+        inspector.screenshot(path=str(shots / f"inspector-{surface}-widget.png"))
 
         # scrub with the keyboard: the slider's readout, the caption and the painted strip agree
         page.locator(".widget-slider .noUi-handle").first.focus()
@@ -127,7 +131,6 @@ def test_the_inspector_in_jupyterlab(playwright_browser, tmp_path, surface):
 
         # isolate the sun: by clicking its tile (ipycanvas) or with its button (image)
         if surface == "ipycanvas":
-            picture = page.locator(f"canvas[width='{geometry['width']}']").last
             x, y = geometry["sun_tile"]  # the sun layer's x̂0 tile
             scale = picture.bounding_box()["width"] / geometry["width"]
             picture.click(position={"x": (x + 10) * scale, "y": (y + 10) * scale})
@@ -139,6 +142,6 @@ def test_the_inspector_in_jupyterlab(playwright_browser, tmp_path, surface):
         assert "yellow sun" in view.inner_text()
         path = shots / f"inspector-{surface}-isolated.png"
         inspector.screenshot(path=str(path))
-        print(f"screenshots: {shots / f'inspector-{surface}-step1.png'} {path}")
+        print(f"screenshots: {shots / f'inspector-{surface}-step1.png'} {shots / f'inspector-{surface}-widget.png'} {path}")
         page.close()
     assert not errors, errors
