@@ -414,3 +414,12 @@ def test_reading_prompts_happens_once_per_trace(toy_trace, monkeypatch):
     for value in (2, 3, 4, 1):
         inspector.slider.value = value
     assert len(calls) == read, "a redraw reads no prompt again"
+
+
+def test_without_dejavu_the_image_surface_writes_the_hat_as_a_caret(monkeypatch):
+    def missing(*args, **kwargs):
+        raise OSError("cannot open resource")
+
+    monkeypatch.setattr(inspector_module.ImageFont, "truetype", missing)
+    surface = inspector_module.ImageSurface()  # Pillow's own font has no combining hat: it would draw a box
+    assert surface.fit("x̂0 (pre-averaged)", 200) == "x^0 (pre-averaged)"

@@ -124,13 +124,18 @@ class ImageSurface:
         try:  # DejaVu draws the combining hat of "x̂0"; Pillow's built-in font shows a box for it
             self.font, self.hat = ImageFont.truetype("DejaVuSans.ttf", FONT_PX), "\u0302"
         except OSError:
-            self.font, self.hat = ImageFont.load_default(size=FONT_PX), "^"
+            try:
+                self.font = ImageFont.load_default(size=FONT_PX)
+            except TypeError:  # Pillow < 10.1: one small bitmap font
+                self.font = ImageFont.load_default()
+            self.hat = "^"
         self._fitted: dict[tuple[str, int], str] = {}  # label, width -> the label shortened to fit
         self.last_png: bytes = b""
 
     def resize(self, width: int, height: int) -> None:
         self.widget.width, self.widget.height = width, height  # CSS pixels: one per frame pixel, like the canvas
         self.widget.layout.width, self.widget.layout.height = f"{width}px", f"{height}px"
+        self._fitted.clear()  # a new trace: new labels
 
     def fit(self, text: str, max_width: int) -> str:
         """`text`, cut with "…" to fit `max_width` pixels (ipycanvas squeezes instead; Pillow cannot)."""
