@@ -417,8 +417,12 @@ def test_reading_prompts_happens_once_per_trace(toy_trace, monkeypatch):
 
 
 def test_without_dejavu_the_image_surface_writes_the_hat_as_a_caret(monkeypatch):
-    def missing(*args, **kwargs):
-        raise OSError("cannot open resource")
+    real = inspector_module.ImageFont.truetype
+
+    def missing(font, *args, **kwargs):  # no DejaVu installed; Pillow's own font (a byte stream) still loads
+        if font == "DejaVuSans.ttf":
+            raise OSError("cannot open resource")
+        return real(font, *args, **kwargs)
 
     monkeypatch.setattr(inspector_module.ImageFont, "truetype", missing)
     surface = inspector_module.ImageSurface()  # Pillow's own font has no combining hat: it would draw a box
