@@ -61,6 +61,9 @@ class Backend(Protocol):
     Family-specific conditioning rides in the Conditioning dict (SDXL and SD3 add
     "pooled_prompt_embeds"), so the engine's lerp/cat/take treat every entry alike; flow-matching
     families express alpha = 1 - sigma through the Schedule.
+
+    Optional: ``read_prompt(prompt) -> PromptReading`` (which words the model uses, ignores or cuts off),
+    shown by the inspector's prompt view; ``read_prompt(backend, prompt)`` below has the default.
     """
 
     name: str
