@@ -1,6 +1,6 @@
 """Redraw cost of the DenoisingInspector: what a student waits for when scrubbing a step or isolating a layer.
 
-    python benchmarks/bench_inspector.py [--repeats N] [--warmup N] [--out FILE.json]
+    python benchmarks/bench_inspector.py [--repeats N] [--warmup N] [--surface ipycanvas|image] [--out FILE.json]
 
 Cases (the 3-region scene of bench_generate: a background prompt and 3 regions):
   toy   the offline toy model, 512x512, 4 steps (latent 128x128 tiles): target < 100 ms median
@@ -9,7 +9,8 @@ Cases (the 3-region scene of bench_generate: a background prompt and 3 regions):
 
 What is timed: one redraw = setting the step slider (or the layer toggle) to a new value, which
 composes the grid from the tiles rendered at load, encodes it for ``put_image_data`` and queues the
-canvas commands (the comm is the offline one, so sending costs what serialising costs). Redraws cycle
+canvas commands (``--surface image``: draws the labels with Pillow and encodes one PNG instead), and writes
+the caption and the prompt view (the comm is the offline one, so sending costs what serialising costs). Redraws cycle
 through every step and every isolation, after --warmup untimed redraws. Loading a trace (rendering
 every step's tiles once) and writing a GIF are timed too, for reference. No browser is involved.
 """
@@ -76,16 +77,16 @@ def run_case(label: str, backend, size: int, args) -> list[dict]:
     scene = make_scene(size, 3)
     _, trace = sdw.generate(backend, scene, steps=4, trace=True)
     progress(f"{label}: {size}x{size}, 3 regions, 4 steps")
-    inspector = sdw.DenoisingInspector(trace)
+    inspector = sdw.DenoisingInspector(trace, surface=args.surface)
     draws = {"n": 0}
-    real = inspector.canvas.put_image_data
-    inspector.canvas.put_image_data = lambda *a, **k: (draws.__setitem__("n", draws["n"] + 1), real(*a, **k))
+    real = inspector.surface.show
+    inspector.surface.show = lambda *a, **k: (draws.__setitem__("n", draws["n"] + 1), real(*a, **k))
     redraw = timed(redraws(inspector), args.repeats, args.warmup)
     assert draws["n"] == args.repeats + args.warmup, "every timed call redrew the canvas"
     load = timed(lambda: inspector.load(trace), max(3, args.repeats // 10), 1)
     with tempfile.TemporaryDirectory() as folder:
         gif = timed(lambda: sdw.save_animation(trace, Path(folder) / "a.gif"), 3, 1)
-    common = {"model": label, "canvas": size, "regions": 3, "steps": 4, "tile_px": inspector.tile_h,
+    common = {"model": label, "surface": args.surface, "canvas": size, "regions": 3, "steps": 4, "tile_px": inspector.tile_h,
               "canvas_px": [inspector.width, inspector.height]}
     return [{"case": f"{label}/redraw", "what": "one step or isolation change", **common, **redraw},
             {"case": f"{label}/load", "what": "render every step's tiles once", **common, **load},
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=40, help="timed redraws per case (default 40)")
     parser.add_argument("--warmup", type=int, default=5, help="untimed redraws first (default 5)")
     parser.add_argument("--cases", default="toy,tiny", help="comma list of toy,tiny (default both)")
+    parser.add_argument("--surface", default="ipycanvas", choices=("ipycanvas", "image"),
+                        help="the inspector's drawing surface (default ipycanvas; image: one PNG per redraw)")
     parser.add_argument("--out", default=None, help="JSON path (default benchmarks/results/inspector_<machine>.json)")
     args = parser.parse_args(argv)
     device = torch.device("cpu")
@@ -142,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     text = table(rows)
     sys.stdout.write(f"{text}\n{verdict or ''}\n")
     slug = machine_slug(device)
-    out = Path(args.out) if args.out else RESULTS / f"inspector_{slug}.json"
+    suffix = "" if args.surface == "ipycanvas" else f"_{args.surface}"
+    out = Path(args.out) if args.out else RESULTS / f"inspector_{slug}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     md = [f"# inspector redraw, {slug}", "", f"- date: {report['date']}", f"- command: `{command}`",

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .backends.base import PromptReading
 from .engine.trace import Trace, TraceStep
 
 # Panels a step can be shown as: name -> what it shows (one tile, or one per layer).
@@ -218,3 +219,91 @@ def schedule_svg(trace: Trace, position: int, width: int = 260, height: int = 90
             f"<polyline points='{points}' fill='none' stroke='#e8e8e8' stroke-width='1.5'/>{dots}"
             f"<text x='{pad}' y='{height - 4}' fill='#e8e8e8' font-size='9'>noise level per step (orange: bootstrap)"
             f"</text></svg>")
+
+
+def prompt_readings(trace: Trace) -> dict[str, PromptReading]:
+    """The backend's reading of every prompt, negative prompt and anchor of `trace`, each read once
+    (call it when a trace is loaded, not per redraw: a real tokenizer is not free)."""
+    if trace.read_prompt is None:
+        return {}
+    texts = dict.fromkeys(t for t in (*trace.prompts, *trace.negatives, *trace.anchor) if t)
+    return {text: trace.read_prompt(text) for text in texts}
+
+
+def guidance_gaps(step: TraceStep) -> list[tuple[float, float]] | None:
+    """Per layer: (mean |x̂0_cond − x̂0_uncond|, the spread (std) of x̂0_cond) inside its mask; None without halves.
+
+    The first number is how far the prompt moved the model's clean-image guess away from the negative
+    prompt's at this step, in latent units; the second gives it a scale.
+    """
+    if step.x0_cond is None or step.x0_uncond is None:
+        return None
+    inside = (step.masks > 0.5)[:, None].expand_as(step.x0_cond)  # (P, C, h, w)
+    out = []
+    for k in range(step.x0_cond.shape[0]):
+        where = inside[k] if bool(inside[k].any()) else torch.ones_like(inside[k])  # an empty mask: the whole canvas
+        cond, uncond = step.x0_cond[k][where], step.x0_uncond[k][where]
+        out.append((float((cond - uncond).abs().mean()), float(cond.std()) if cond.numel() > 1 else 0.0))
+    return out
+
+
+def _quoted(words: Sequence[str]) -> str:
+    return ", ".join(f"“{w}”" for w in words)
+
+
+def reading_line(reading: PromptReading) -> str:
+    """One sentence: the words the model used, the words it ignored, the tail it cut off."""
+    line = (f"Words the model used: {', '.join(reading.used)}." if reading.used else
+            "The model found no word it knows here: the text adds nothing of its own to this layer.")
+    if reading.ignored:
+        line += f" Ignored (not in its vocabulary): {_quoted(reading.ignored)}."
+    if reading.truncated:
+        line += f" Cut off at the token limit, never seen: “{reading.truncated}”."
+    return line + (f" (read by {reading.reader})" if reading.reader else "")
+
+
+def explain_prompts(trace: Trace, position: int, readings: dict[str, PromptReading] | None = None,
+                    gaps: list[tuple[float, float]] | None = None) -> list[tuple[str, list[str]]]:
+    """What each layer's text conditioning was made of, in plain words: [(layer title, sentences), ...].
+
+    readings: ``prompt_readings(trace)``; gaps: ``guidance_gaps(trace.steps[position])`` (both computed once).
+    """
+    readings = {} if readings is None else readings
+    guidance = trace.guidance
+    background, negative_anchor = trace.anchor
+    out = []
+    for k, prompt in enumerate(trace.prompts):
+        is_background = k == trace.background_layer
+        title = f"{'background' if is_background else f'layer {k}'}: “{prompt}”" if prompt else \
+            f"{'background' if is_background else f'layer {k}'}: (empty prompt)"
+        lines = []
+        if prompt in readings:
+            lines.append(reading_line(readings[prompt]))
+        if k < len(trace.strengths):
+            s = trace.strengths[k]
+            if is_background:
+                lines.append("Conditioning: the background prompt itself; it is drawn wherever no region covers.")
+            elif s >= 1 or not background:
+                lines.append(f"Conditioning: 100% this prompt (prompt strength {s:g}).")
+            else:
+                lines.append(f"Conditioning: {s:.0%} this prompt blended with {1 - s:.0%} of the background prompt "
+                             f"“{background}” (prompt strength {s:g}), so the region leans toward its surroundings.")
+        if guidance is not None and guidance <= 1:
+            lines.append(f"Guidance off (scale {guidance:g}): one prediction per layer, with the prompt only; "
+                         "the negative prompt is not used.")
+        elif guidance is not None:
+            negative = trace.negatives[k] if k < len(trace.negatives) else ""
+            told = f"the negative prompt “{negative}”" if negative else "an empty negative prompt"
+            blend = (f", blended like the prompt with “{negative_anchor}”" if negative_anchor and
+                     k < len(trace.strengths) and 0 < trace.strengths[k] < 1 and not is_background else "")
+            lines.append(f"Guidance {guidance:g}: the model guessed twice, with the prompt (conditional) and with "
+                         f"{told} (unconditional{blend}), and used uncond + {guidance:g} × (cond − uncond): it "
+                         f"pushed {guidance:g} times as far away from the unconditional guess as the prompt alone.")
+            if gaps is not None and k < len(gaps):
+                gap, spread = gaps[k]
+                lines.append(f"At this step the two guesses differ by {gap:.2f} on average inside the mask "
+                             f"(latent units; the guess itself varies by about {spread:.2f} there).")
+            elif gaps is None:
+                lines.append("The two guesses were not recorded (trace_cfg=False).")
+        out.append((title, lines))
+    return out

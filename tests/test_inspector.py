@@ -1,21 +1,29 @@
-"""DenoisingInspector: panels of the right size, a slider over every step, isolation, live canvases, errors.
+"""DenoisingInspector: panels of the right size, a slider over every step, isolation, live canvases, errors,
+the prompt view, and both drawing surfaces (ipycanvas, a plain PNG image).
 
-No browser: the tests read the arrays the inspector hands to its ipycanvas Canvas.
+No browser: the tests read the arrays the inspector hands to its surface (and the PNG the image surface sends).
 """
 
+import importlib.util
+import io
+import sys
 import time
+import types
 
+import ipywidgets as widgets
 import numpy as np
 import pytest
 import torch
 import traitlets
+from PIL import Image
 
-pytest.importorskip("ipycanvas")
+import semanticdraw_widgets as sdw
+from semanticdraw_widgets.widgets import inspector as inspector_module
 
-import semanticdraw_widgets as sdw  # noqa: E402
-from semanticdraw_widgets.widgets import inspector as inspector_module  # noqa: E402
+from helpers import rect_mask
 
-from helpers import rect_mask  # noqa: E402
+# the tests that read ipycanvas commands; without ipycanvas the inspector draws on the image surface
+needs_ipycanvas = pytest.mark.skipif(importlib.util.find_spec("ipycanvas") is None, reason="ipycanvas not installed")
 
 SIZE = 128
 
@@ -51,6 +59,7 @@ def tile(inspector, frame, row, column):
     return frame[y: y + inspector.tile_h, x: x + inspector.tile_w]
 
 
+@needs_ipycanvas
 def test_toy_trace_panels_and_slider(toy_trace, toy):
     inspector = sdw.DenoisingInspector(toy_trace)
     latent = SIZE // toy.scale_factor  # 32 latent pixels -> zoom 4 -> 128 px tiles
@@ -75,6 +84,7 @@ def test_toy_trace_panels_and_slider(toy_trace, toy):
     assert "bootstrap step" in inspector.info.value and "noise level" in inspector.info.value
 
 
+@needs_ipycanvas
 def test_scrubbing_redraws_the_chosen_step(toy_trace, monkeypatch):
     inspector = sdw.DenoisingInspector(toy_trace)
     draws = recorded_draws(inspector, monkeypatch)
@@ -88,6 +98,7 @@ def test_scrubbing_redraws_the_chosen_step(toy_trace, monkeypatch):
     assert inspector.play_link.target == (inspector.slider, "value")
 
 
+@needs_ipycanvas
 def test_isolating_a_layer_changes_what_is_drawn(toy_trace, monkeypatch):
     inspector = sdw.DenoisingInspector(toy_trace)
     draws = recorded_draws(inspector, monkeypatch)
@@ -265,3 +276,154 @@ def test_the_bootstrap_surround_is_named_and_outlined(toy_trace):
     assert any(text.startswith("saw: ") and "plain surround" in text for text in labels)
     later = [text for text, _, _ in inspector.compose(3, None)[1]]  # no bootstrapping: no surround to name
     assert not any("plain surround" in text for text in later)
+
+
+# -- drawing surfaces ---------------------------------------------------------------------------------
+def png_pixels(data):
+    return np.asarray(Image.open(io.BytesIO(bytes(data))).convert("RGB"))
+
+
+def test_auto_surface_is_a_plain_image_on_colab_or_without_ipycanvas(monkeypatch):
+    has_ipycanvas = importlib.util.find_spec("ipycanvas") is not None
+    assert inspector_module.choose_surface("auto") == ("ipycanvas" if has_ipycanvas else "image")
+    assert inspector_module.choose_surface("image") == "image"
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    assert inspector_module.choose_surface("auto") == "image"  # googlecolab/colabtools#4157
+    monkeypatch.delitem(sys.modules, "google.colab")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ipycanvas" else real(name, *a))
+    assert inspector_module.choose_surface("auto") == "image"
+    with pytest.raises(ValueError, match="surface='ipycanvas' needs ipycanvas.*surface='image'"):
+        inspector_module.choose_surface("ipycanvas")
+    with pytest.raises(ValueError, match="surface must be one of 'auto', 'ipycanvas', 'image', got 'svg'"):
+        inspector_module.choose_surface("svg")
+
+
+def test_the_image_surface_sends_the_composed_frame_as_a_png(toy_trace):
+    inspector = sdw.DenoisingInspector(toy_trace, surface="image")
+    assert isinstance(inspector.canvas, widgets.Image) and inspector.canvas.format == "png"
+    assert not inspector.surface.clickable and "isolate a layer with the buttons" in inspector.info.value
+    shown = png_pixels(inspector.canvas.value)
+    assert shown.shape == (inspector.height, inspector.width, 3)
+    # the tiles are the composed frame's, pixel for pixel; the labels are drawn above them, not over them
+    x, y = inspector.tile_origin(4, 1)
+    h, w = inspector.tile_h, inspector.tile_w
+    assert np.array_equal(shown[y: y + h, x: x + w], inspector.last_frame[y: y + h, x: x + w])
+    label_band = shown[y - inspector_module.LABEL: y, x: x + w]
+    assert (label_band != inspector_module.BACKGROUND).any(axis=2).sum() > 30, "the label is drawn"
+    assert (inspector.last_frame[y - inspector_module.LABEL: y, x: x + w] == inspector_module.BACKGROUND).all()
+    # scrubbing and the isolate buttons redraw the picture
+    inspector.slider.value = 3
+    assert np.array_equal(png_pixels(inspector.canvas.value)[y: y + h, x: x + w], inspector.compose(2, None)[0][y: y + h, x: x + w])
+    inspector.layer.value = 2
+    isolated = png_pixels(inspector.canvas.value)
+    assert (isolated[y: y + h, x: x + w] == inspector_module.EMPTY).all()
+    assert np.array_equal(inspector.last_frame, inspector.compose(2, 2)[0])
+
+
+@needs_ipycanvas
+def test_both_surfaces_show_one_composed_frame(toy_trace, monkeypatch):
+    on_canvas = sdw.DenoisingInspector(toy_trace, surface="ipycanvas")
+    on_image = sdw.DenoisingInspector(toy_trace, surface="image")
+    draws = recorded_draws(on_canvas, monkeypatch)
+    for inspector in (on_canvas, on_image):
+        inspector.slider.value = 2
+        inspector.layer.value = 1
+    assert np.array_equal(draws[-1], on_image.last_frame)
+    assert on_canvas.surface.clickable and "click a layer's tile" in on_canvas.info.value
+    # the step strip is part of the frame on both: the current step's box is outlined
+    box = (on_canvas.width - 2 * inspector_module.GAP) / len(toy_trace)
+    left = int(round(inspector_module.GAP + box + 1))  # step 2's box
+    outline = inspector_module._rgb(inspector_module.TEXT_COLOUR)
+    middle = inspector_module.STRIP // 2
+    assert (on_image.last_frame[0, left + 4] == outline).all() and (on_image.last_frame[middle, left] == outline).all()
+    assert not (on_image.compose(0, None)[0][0, left + 4] == outline).all(), "step 1 outlines its own box"
+
+
+def test_the_image_surface_shortens_labels_to_their_tile():
+    surface = inspector_module.ImageSurface()
+    long = "x̂0 (pre-averaged): a very long prompt about red bricks and blue skies"
+    fitted = surface.fit(long, 100)
+    assert fitted.endswith("…") and surface.font.getlength(fitted) <= 100 and len(fitted) < len(long)
+    assert surface.fit("x_t", 100) == "x_t"
+
+
+# -- the prompt view ----------------------------------------------------------------------------------
+def guided_scene(size=SIZE):
+    s = size
+    return sdw.Scene(width=s, height=s, seed=5, background=sdw.Background(prompt="blue sky", negative_prompt="grey"),
+                     regions=[sdw.Region(prompt="red bricks sofa", mask=rect_mask(s, s, 0, 0, s // 2, s // 2),
+                                         prompt_strength=0.7, negative_prompt="green"),
+                              sdw.Region(prompt="yellow sun", mask=rect_mask(s, s, s // 2, s // 2, s, s))])
+
+
+def test_the_prompt_view_says_what_each_layer_was_told(toy):
+    _, trace = sdw.generate(toy, guided_scene(), steps=3, guidance_scale=2.5, trace=True)
+    inspector = sdw.DenoisingInspector(trace, surface="image")
+    view = inspector.prompt_view.value
+    assert "What the model was told" in view
+    assert "Words the model used: red, brick. Ignored (not in its vocabulary): “sofa”" in view
+    assert "70% this prompt blended with 30% of the background prompt “blue sky” (prompt strength 0.7)" in view
+    assert "100% this prompt (prompt strength 1)" in view and "the background prompt itself" in view
+    assert "Guidance 2.5" in view and "the negative prompt “green, grey”" in view
+    # the guidance halves: their size at this step, in words, and as tile rows above the guided x̂0
+    gap = float((trace.steps[0].x0_cond[1] - trace.steps[0].x0_uncond[1]).abs()[:, trace.steps[0].masks[1] > 0.5].mean())
+    assert f"the two guesses differ by {gap:.2f} on average inside the mask" in view
+    assert inspector.layer_rows[-3:] == ["x0_uncond", "x0_cond", "x0_layers"]
+    row = inspector.layer_rows.index("x0_uncond") + 1
+    frame = inspector.compose(0, None)[0]
+    expected = np.asarray(trace.preview(trace.steps[0].x0_uncond[1]))
+    assert np.array_equal(tile(inspector, frame, row, 1)[:: inspector.zoom, :: inspector.zoom], expected)
+    labels = [text for text, _, _ in inspector.compose(0, None)[1]]
+    assert "uncond x̂0: red bricks sofa" in labels and "cond x̂0: yellow sun" in labels
+    # per step: the numbers follow the slider; isolating a layer shows its prompt only
+    inspector.slider.value = 3
+    last = float((trace.steps[2].x0_cond[1] - trace.steps[2].x0_uncond[1]).abs()[:, trace.steps[2].masks[1] > 0.5].mean())
+    assert f"differ by {last:.2f}" in inspector.prompt_view.value
+    inspector.layer.value = 2
+    assert "yellow sun" in inspector.prompt_view.value and "red bricks sofa" not in inspector.prompt_view.value
+
+
+def test_the_prompt_view_without_guidance_and_with_declined_halves(toy):
+    _, plain = sdw.generate(toy, guided_scene(), steps=2, trace=True)  # the toy's default guidance is 1
+    inspector = sdw.DenoisingInspector(plain, surface="image")
+    assert "Guidance off (scale 1)" in inspector.prompt_view.value and "x0_uncond" not in inspector.layer_rows
+    _, declined = sdw.generate(toy, guided_scene(), steps=2, guidance_scale=2.0, trace=True, trace_cfg=False)
+    inspector.load(declined)
+    assert "not recorded (trace_cfg=False)" in inspector.prompt_view.value and "x0_uncond" not in inspector.layer_rows
+
+
+def test_the_prompt_view_names_what_clip_cuts_off(tiny_sd, small_scene):
+    from dataclasses import replace
+
+    long = "red " * 30 + "and a small blue boat"  # 120 characters: the byte-level CLIP keeps 75 of them
+    scene = replace(small_scene, regions=(replace(small_scene.regions[0], prompt=long), *small_scene.regions[1:]))
+    _, trace = sdw.generate(tiny_sd, scene, steps=1, trace=True)
+    view = sdw.DenoisingInspector(trace, surface="image").prompt_view.value
+    assert "Cut off at the token limit, never seen" in view and "blue boat" in view.split("never seen")[1]
+    assert "CLIP tokenizer" in view
+
+
+def test_reading_prompts_happens_once_per_trace(toy_trace, monkeypatch):
+    calls = []
+    real = toy_trace.read_prompt
+    monkeypatch.setattr(toy_trace, "read_prompt", lambda text: calls.append(text) or real(text))
+    inspector = sdw.DenoisingInspector(toy_trace, surface="image")
+    read = len(calls)
+    assert read == len(set(toy_trace.prompts) | {p for p in toy_trace.negatives if p})
+    for value in (2, 3, 4, 1):
+        inspector.slider.value = value
+    assert len(calls) == read, "a redraw reads no prompt again"
+
+
+def test_without_dejavu_the_image_surface_writes_the_hat_as_a_caret(monkeypatch):
+    real = inspector_module.ImageFont.truetype
+
+    def missing(font, *args, **kwargs):  # no DejaVu installed; Pillow's own font (a byte stream) still loads
+        if font == "DejaVuSans.ttf":
+            raise OSError("cannot open resource")
+        return real(font, *args, **kwargs)
+
+    monkeypatch.setattr(inspector_module.ImageFont, "truetype", missing)
+    surface = inspector_module.ImageSurface()  # Pillow's own font has no combining hat: it would draw a box
+    assert surface.fit("x̂0 (pre-averaged)", 200) == "x^0 (pre-averaged)"

@@ -86,10 +86,12 @@ def test_multidiffusion_trace_records_each_layers_next_latent_not_a_pre_averaged
         trace.save_animation("unused.gif", panels=("x0",))
 
 
-def test_guidance_halves_on_request_only(toy):
-    _, plain = sdw.generate(toy, scene(), steps=2, guidance_scale=2.5, trace=True)
+def test_guidance_halves_come_with_a_trace_unless_declined(toy):
+    _, plain = sdw.generate(toy, scene(), steps=2, guidance_scale=2.5, trace=True, trace_cfg=False)
     assert plain.guidance == 2.5 and all(s.x0_cond is None and s.x0_uncond is None for s in plain.steps)
-    _, full = sdw.generate(toy, scene(), steps=2, guidance_scale=2.5, trace=True, trace_cfg=True)
+    _, unguided = sdw.generate(toy, scene(), steps=2, trace=True)  # the toy's default guidance 1: no halves exist
+    assert all(s.x0_cond is None and s.x0_uncond is None for s in unguided.steps)
+    _, full = sdw.generate(toy, scene(), steps=2, guidance_scale=2.5, trace=True)
     for step in full.steps:
         assert step.x0_cond.shape == step.x0_layers.shape
         assert close(step.x0_layers, step.x0_uncond + 2.5 * (step.x0_cond - step.x0_uncond))
@@ -248,3 +250,60 @@ def test_pruned_layers_are_named_in_the_trace(toy):
     stream = sdw.Stream(toy, scene, steps=2, trace_ticks=2)
     stream.tick(), stream.tick()
     assert stream.last_trace().pruned == ("blue sky",)
+
+
+def strength_scene(size=64):
+    """A background, a region at prompt strength 0.6 with its own negative prompt and an unknown word, and a
+    region that covers nothing (pruned), so the recorded per-layer texts must follow the kept layers."""
+    return sdw.Scene(width=size, height=size, seed=4,
+                     background=sdw.Background(prompt="blue sky", negative_prompt="grey"),
+                     regions=[sdw.Region(prompt="empty", mask=np.zeros((size, size), bool)),
+                              sdw.Region(prompt="red bricks sofa", mask=rect_mask(size, size, 0, 0, 32, 32),
+                                         prompt_strength=0.6, negative_prompt="green")])
+
+
+def test_a_trace_records_what_each_layers_text_conditioning_was_made_of(toy):
+    _, trace = sdw.generate(toy, strength_scene(), steps=2, trace=True, guidance_scale=2.0)
+    assert trace.prompts == ("blue sky", "red bricks sofa") and trace.pruned == ("empty",)
+    assert trace.strengths == (1.0, 0.6) and trace.background_layer == 0
+    assert trace.negatives == ("grey", "green, grey") and trace.anchor == ("blue sky", "grey")
+    reading = trace.read_prompt("red bricks sofa")
+    assert reading.used == ("red", "brick") and reading.ignored == ("sofa",) and "lexicon" in reading.reader
+    stream = sdw.Stream(toy, strength_scene(), steps=2, trace_ticks=2, guidance_scale=2.0)
+    stream.tick(), stream.tick()
+    streamed = stream.last_trace()
+    assert (streamed.strengths, streamed.negatives, streamed.anchor) == (trace.strengths, trace.negatives, trace.anchor)
+    for step in streamed.steps:  # a stream's trace has the guidance halves too, and they make its x̂0
+        assert close(step.x0_layers, step.x0_uncond + 2.0 * (step.x0_cond - step.x0_uncond))
+
+
+def test_a_stream_that_does_not_trace_keeps_no_guidance_halves(toy, monkeypatch):
+    kept = []
+    real = sampler.predict_regional
+
+    def predict(*args, **kwargs):
+        pred = real(*args, **kwargs)
+        kept.append(pred.guidance_parts is not None)
+        return pred
+
+    monkeypatch.setattr(sys.modules["semanticdraw_widgets.engine.stream"], "predict_regional", predict)
+    sdw.Stream(toy, strength_scene(), steps=2, guidance_scale=2.0).tick()
+    sdw.Stream(toy, strength_scene(), steps=2, guidance_scale=2.0, trace_ticks=2).tick()
+    assert kept == [False, True]
+
+
+def test_clip_reading_keeps_75_tokens_and_names_the_cut_tail():
+    from semanticdraw_widgets.backends.base import clip_reading, read_prompt
+    from semanticdraw_widgets.testing import byte_level_clip_tokenizer
+
+    tokenizer = byte_level_clip_tokenizer()  # one token per character (spaces end words, they are no token)
+    short = clip_reading(tokenizer, "a red apple")
+    assert short.used == ("a", "red", "apple") and short.truncated == "" and "75" in short.reader
+    cut = clip_reading(tokenizer, "a" * 70 + " red apple")  # 78 tokens: the cut falls inside "apple"
+    assert cut.used == ("a" * 70, "red", "ap") and cut.truncated == "ple" and "78 tokens" in cut.reader
+
+    class Remote:  # a backend that says nothing about its vocabulary: every word passes
+        name = "remote"
+
+    fallback = read_prompt(Remote(), "a red  apple")
+    assert fallback.used == ("a", "red", "apple") and "not known" in fallback.reader

@@ -61,6 +61,9 @@ class Backend(Protocol):
     Family-specific conditioning rides in the Conditioning dict (SDXL and SD3 add
     "pooled_prompt_embeds"), so the engine's lerp/cat/take treat every entry alike; flow-matching
     families express alpha = 1 - sigma through the Schedule.
+
+    Optional: ``read_prompt(prompt) -> PromptReading`` (which words the model uses, ignores or cuts off),
+    shown by the inspector's prompt view; ``read_prompt(backend, prompt)`` below has the default.
     """
 
     name: str
@@ -87,6 +90,39 @@ class Backend(Protocol):
 
     def latent_to_rgb(self, latents: Tensor) -> Tensor:
         """Cheap linear preview (N, C, h, w) -> (N, 3, h, w) RGB in [0, 1], for traces."""
+
+
+@dataclass(frozen=True)
+class PromptReading:
+    """How a model reads one prompt, in words a person can check (the inspector's prompt view).
+
+    A backend may define ``read_prompt(prompt) -> PromptReading``; ``read_prompt(backend, prompt)`` falls
+    back to passing every word on when it does not (a model that says nothing about its vocabulary).
+    """
+
+    used: tuple[str, ...]  # what the model conditions on: lexicon words, or the text the tokenizer kept
+    ignored: tuple[str, ...] = ()  # words it has no meaning for (the toy's words outside its lexicon)
+    truncated: str = ""  # the tail past the text encoder's token limit, which the model never sees
+    reader: str = ""  # who read it, e.g. "the toy's lexicon" or "CLIP tokenizer, 75 tokens + start/end"
+
+
+def read_prompt(backend: object, prompt: str) -> PromptReading:
+    """The backend's own reading of `prompt` (its optional ``read_prompt``), else every word as given."""
+    own = getattr(backend, "read_prompt", None)
+    if callable(own):
+        return own(prompt)
+    return PromptReading(used=tuple(prompt.split()),
+                         reader=f"{getattr(backend, 'name', type(backend).__name__)} (its vocabulary is not known here)")
+
+
+def clip_reading(tokenizer: object, prompt: str) -> PromptReading:
+    """What a CLIP tokenizer keeps of `prompt`: the text of its first model_max_length - 2 tokens (start and
+    end take two), and the tail it cuts off, which never reaches the text encoder."""
+    ids = tokenizer(prompt, add_special_tokens=False, verbose=False)["input_ids"]  # verbose: no too-long warning
+    limit = int(tokenizer.model_max_length) - 2
+    text = lambda part: tokenizer.decode(part).strip() if part else ""  # noqa: E731
+    return PromptReading(used=tuple(text(ids[:limit]).split()), truncated=text(ids[limit:]),
+                         reader=f"CLIP tokenizer: {len(ids)} tokens of the {limit} it reads")
 
 
 def vp_coefficients_from_sigma(karras_sigmas: Tensor) -> tuple[Tensor, Tensor]:

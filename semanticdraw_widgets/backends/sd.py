@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Sequence
 import torch
 from torch import Tensor
 
-from .base import Conditioning, Schedule
+from .base import Conditioning, PromptReading, Schedule, clip_reading
 from .previews import LATENT_RGB, project_latents
 from .schedules import SAMPLERS, make_scheduler, make_vp_schedule, x0_from_model_output
 from .tiling import Window, blend_windows, cut_windows, plan_windows, window_weights
@@ -103,6 +103,10 @@ class DiffusersBackend:
 
     def encode_prompts(self, prompts: Sequence[str]) -> Conditioning:
         raise NotImplementedError
+
+    def read_prompt(self, prompt: str) -> PromptReading:
+        """The words of `prompt` the (first) CLIP text encoder sees, and the tail its 77-token limit cuts."""
+        return clip_reading(self.tokenizer, prompt)
 
     def model_output(self, x: Tensor, timesteps: Tensor, cond: Conditioning) -> Tensor:
         """The denoiser's raw output for latents x (N, C, h, w) in the model's dtype."""

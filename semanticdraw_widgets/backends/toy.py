@@ -43,8 +43,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .base import Conditioning, Schedule, pick_device
+from .base import Conditioning, PromptReading, Schedule, pick_device
 from .schedules import SD_NOISE_SCHEDULE, make_scheduler, make_vp_schedule
+from .toy_tokenize import tokenize
+from .toy_words import LEXICON
 from .toy_lexicon import PATTERN_WEIGHTS, PATTERNS, embed_prompt, pattern_fields, shape_fields, shape_weights, unknown_words
 
 # Fixed RGB (in [-1, 1]) -> 4-channel latent map; four channels like SD so shapes feel familiar.
@@ -116,6 +118,11 @@ class ToyBackend:
     def unknown_words(self, prompt: str) -> list[str]:
         """Words of `prompt` the toy ignores (not in its lexicon, not function words), e.g. ['sofa']."""
         return unknown_words(prompt)
+
+    def read_prompt(self, prompt: str) -> PromptReading:
+        """The lexicon words of `prompt` the toy draws from, and the words it ignores (function words are neither)."""
+        return PromptReading(used=tuple(dict.fromkeys(w for w in tokenize(prompt) if w in LEXICON)),
+                             ignored=tuple(unknown_words(prompt)), reader="the toy's lexicon")
 
     def texture_means(self, appearance: Tensor, height: int, width: int) -> tuple[Tensor, Tensor]:
         """(D,) appearance vector -> flattened latent means (K, C*h*w) and their squared norms (K,), cached."""

@@ -16,7 +16,7 @@ from ..validation import as_bool, check_field, check_run_options
 from .plan import Plan, SamplerOptions, make_plan
 from .pruning import dropped_prompts, prune_plan
 from .regional import multidiffusion_average, noised, predicted_noise, renoise
-from .sampler import advance, fill_for, predict_regional, start_latent, trace_steps
+from .sampler import advance, fill_for, make_trace, predict_regional, start_latent, trace_steps
 from .trace import Trace
 
 
@@ -117,15 +117,15 @@ def sample_multidiffusion(backend: Backend, plan: Plan, init: Tensor, fresh: Ten
     return x
 
 
-def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = False, trace_cfg: bool = False,
+def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = False, trace_cfg: bool | None = None,
              guidance_scale: float | None = None, bootstrap_steps: int = 1, mask_mode: str = "continuous",
              cover_alpha: float = 0.0, method: str = "semanticdraw") -> Image.Image | tuple[Image.Image, Trace]:
     """Render `scene` in `steps` model calls (one batched call per step); seeded and deterministic.
 
     ``method="multidiffusion"`` runs the reference the paper compares against: no bootstrapping,
     and every layer takes its own sampler step before the x_{t-1} samples are averaged.
-    Returns the image, or ``(image, Trace)`` with ``trace=True``; ``trace_cfg=True`` also records each
-    layer's conditional and unconditional x̂0 when guidance runs (guidance > 1).
+    Returns the image, or ``(image, Trace)`` with ``trace=True``, which also records each layer's conditional
+    and unconditional x̂0 when guidance runs (guidance > 1); ``trace_cfg=False`` leaves those halves out.
     """
     # --- argument checks (validation.py): one clear ValueError naming the field, numpy numbers welcome ---
     checked = check_run_options(backend, steps=steps, guidance_scale=guidance_scale, bootstrap_steps=bootstrap_steps,
@@ -136,7 +136,7 @@ def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = Fa
     mask_mode, cover_alpha = checked["mask_mode"], checked["cover_alpha"]
     method = check_field("method", method)
     trace = as_bool(trace, "trace")
-    trace_cfg = as_bool(trace_cfg, "trace_cfg")
+    trace_cfg = trace if trace_cfg is None else as_bool(trace_cfg, "trace_cfg")  # the halves come with a trace
     if trace_cfg and not trace:
         raise ValueError("trace_cfg=True records into a trace: pass trace=True as well")
     # --- end of argument checks ---
@@ -151,8 +151,7 @@ def generate(backend: Backend, scene: Scene, steps: int = 4, *, trace: bool = Fa
         plan = prune_plan(plan)  # rows that cannot change the picture are not computed
     s = len(schedule)
     shapes = stream_noise_shapes(backend, scene, s)
-    recorder = Trace(prompts=plan.prompts, project=backend.latent_to_rgb, method=method,
-                     decode=backend.decode_latents, guidance=plan.guidance, pruned=pruned) if trace else None
+    recorder = make_trace(backend, plan, method=method, pruned=pruned) if trace else None
 
     with torch.inference_mode():
         if reference:

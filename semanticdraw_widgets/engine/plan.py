@@ -58,6 +58,9 @@ class Plan:
     fill_latent: Tensor | None  # (1, C, h, w) background image latent (inpainting), else None
     background_layer: int | None  # layer whose x̂0 fills uncovered pixels when there is no image
     image_blend: Tensor | None  # (1, 1, H, W) where the generated pixels replace the background image
+    strengths: tuple[float, ...] = ()  # (P,) prompt strength: the share of each layer's own prompt in its cond
+    negatives: tuple[str, ...] = ()  # (P,) each layer's negative prompt (its own joined with the background's)
+    anchor: tuple[str, str] = ("", "")  # the background prompt and negative prompt that strength < 1 pulls toward
 
     @property
     def num_layers(self) -> int:
@@ -201,4 +204,5 @@ def make_plan(backend: Backend, scene: Scene, schedule: Schedule, options: Sampl
                 weights=quantized[:, :, None], soft_masks=soft, shifts=tuple(shifts),
                 bootstrap_steps=options.bootstrap_steps, bootstrap_layers=bootstrap_layers,
                 plain_latent=plain, fill_latent=fill_latent, background_layer=background_layer,
-                image_blend=image_blend)
+                image_blend=image_blend, strengths=tuple(float(v) for v in strengths), negatives=tuple(negatives),
+                anchor=(background.prompt, background.negative_prompt))

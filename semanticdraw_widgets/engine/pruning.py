@@ -79,4 +79,5 @@ def prune_plan(plan: Plan) -> Plan:
         uncond=None if plan.uncond is None else take_conditioning(plan.uncond, index),
         weights=plan.weights[:, index.to(device)], soft_masks=plan.soft_masks[index.to(plan.soft_masks.device)],
         shifts=tuple(plan.shifts[i] for i in kept), bootstrap_layers=plan.bootstrap_layers[index],
-        background_layer=background_layer, fill_latent=fill_latent)
+        background_layer=background_layer, fill_latent=fill_latent,
+        strengths=tuple(plan.strengths[i] for i in kept), negatives=tuple(plan.negatives[i] for i in kept))

@@ -4,17 +4,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
-from ..backends.base import Backend
+from ..backends.base import Backend, read_prompt
 from .conditioning import cat_conditioning, repeat_conditioning
 from .plan import Plan
 from .regional import (aggregate_x0, bootstrap_inputs, classifier_free_guidance, noised, predicted_noise,
                        renoise, roll_layers)
-from .trace import TraceStep, detach_to_cpu
+from .trace import Trace, TraceStep, detach_to_cpu
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,16 @@ def predict_regional(backend: Backend, plan: Plan, x: Tensor, steps: Sequence[in
     return RegionalPrediction(x0=aggregate_x0(x0, weights, fill_for(plan, x0)), x0_layers=x0,
                               weights=weights, layer_inputs=inputs, model_inputs=centred_in,
                               guidance_parts=parts, x0_centred=centred_x0)
+
+
+def make_trace(backend: Backend, plan: Plan, *, method: str = "semanticdraw", pruned: tuple[str, ...] = (),
+               steps: Sequence[TraceStep] = ()) -> Trace:
+    """An (empty or given) Trace of `plan`: its layers, what their text conditioning was made of, and how to
+    preview, decode and read prompts through `backend`."""
+    return Trace(prompts=plan.prompts, project=backend.latent_to_rgb, steps=list(steps), method=method,
+                 decode=backend.decode_latents, guidance=plan.guidance, pruned=pruned, strengths=plan.strengths,
+                 negatives=plan.negatives, anchor=plan.anchor, background_layer=plan.background_layer,
+                 read_prompt=partial(read_prompt, backend))
 
 
 def trace_steps(plan: Plan, x: Tensor, steps: Sequence[int], pred: RegionalPrediction, *,

@@ -31,7 +31,7 @@ from ..validation import as_int, check_run_options
 from .generate import decode, require_finite, seeded_noise, stream_noise_shapes
 from .plan import Plan, PlanCache, SamplerOptions, make_plan
 from .pruning import dropped_prompts, prune_plan
-from .sampler import advance, predict_regional, start_latent, trace_steps
+from .sampler import advance, make_trace, predict_regional, start_latent, trace_steps
 from .trace import Trace, TraceStep, detach_to_cpu
 
 
@@ -151,7 +151,8 @@ class Stream:
         x = torch.cat([start_latent(plan, self._start_noise), *self._ring])  # (B, C, h, w), slot b at step b
         steps = list(range(x.shape[0]))
         with torch.inference_mode():
-            pred = predict_regional(self.backend, plan, x, steps, self._plain_noise.expand(len(steps), -1, -1, -1))
+            pred = predict_regional(self.backend, plan, x, steps, self._plain_noise.expand(len(steps), -1, -1, -1),
+                                    keep_guidance=bool(self.traces.maxlen))  # a trace shows the guidance halves
             self.model_calls += 1
             require_finite(pred.x0)  # before the ring moves: a refused tick leaves the stream as it was
             finished = len(steps) == self.steps
@@ -179,9 +180,7 @@ class Stream:
         recent = list(self.traces)[-t:]
         if len(recent) < t or len(recent[-1]) < t:  # no finished frame recorded yet
             return None
-        return Trace(prompts=self._plan.prompts, project=self.backend.latent_to_rgb,
-                     steps=[recent[k][k] for k in range(t)], decode=self.backend.decode_latents,
-                     guidance=self._plan.guidance, pruned=self._pruned)
+        return make_trace(self.backend, self._plan, pruned=self._pruned, steps=[recent[k][k] for k in range(t)])
 
     def _record(self, x: Tensor, steps: list[int], pred, x_next: Tensor) -> None:
         if self.traces.maxlen:  # tracing off costs nothing

@@ -8,7 +8,7 @@ What one step records, at step i (0 = noisiest), for P layers (background prompt
     layer_inputs   what each layer saw: x_t, or while bootstrapping w_p x_t + (1 - w_p) z_i
     model_inputs   layer_inputs rolled by `shifts` (centring, bootstrap steps only): the model's rows
     soft_masks     masks after cover order, blur and strength; `masks` = quantized against noise_level
-    x0_layers      each layer's x̂0 (guided when CFG ran; x0_uncond / x0_cond hold both halves on request)
+    x0_layers      each layer's x̂0 (guided when CFG ran; x0_uncond / x0_cond hold both halves)
     x0_centred     while bootstrapping: each layer's x̂0 as drawn on its centred row, before the roll back
     alpha, sigma   x_t = α x0 + σ ε at this step; next_* = the re-noise coefficients towards step i + 1:
                    x_{i+1} = next_alpha x̂0 + next_pred_noise ε̂ + next_fresh_noise z
@@ -37,6 +37,9 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from ..backends.base import PromptReading
+
+
 @dataclass(frozen=True)
 class TraceStep:
     index: int  # step number, 0 = noisiest
@@ -61,7 +64,7 @@ class TraceStep:
     x_next: Tensor | None = None  # (C, h, w) latent after this step (the final latent on the last step)
     x_next_layers: Tensor | None = None  # (P, C, h, w) each layer's own next latent (multidiffusion)
     eps_layers: Tensor | None = None  # (P, C, h, w) each layer's own ε̂ (multidiffusion)
-    x0_cond: Tensor | None = None  # (P, C, h, w) conditional x̂0, recorded with trace_cfg when CFG ran
+    x0_cond: Tensor | None = None  # (P, C, h, w) conditional x̂0, recorded when CFG ran (unless trace_cfg=False)
     x0_uncond: Tensor | None = None  # (P, C, h, w) unconditional x̂0, likewise
     x0_centred: Tensor | None = None  # (P, C, h, w) x̂0 as the model drew it on the centred rows, before the
     # roll back (bootstrap steps only; None when nothing was centred)
@@ -84,6 +87,12 @@ class Trace:
     decode: Callable[[Tensor], Tensor] | None = None  # (N, C, h, w) -> (N, 3, H, W): the backend's full decode
     guidance: float | None = None  # the guidance scale the sample ran with (CFG only when > 1)
     pruned: tuple[str, ...] = ()  # prompts of layers not computed: they could not change the picture
+    # what each layer's text conditioning was made of (the inspector's prompt view); () when not recorded
+    strengths: tuple[float, ...] = ()  # (P,) prompt strength: cond = s · own prompt + (1 - s) · anchor prompt
+    negatives: tuple[str, ...] = ()  # (P,) each layer's negative prompt, blended with the anchor's likewise
+    anchor: tuple[str, str] = ("", "")  # the background prompt and negative prompt strength pulls toward
+    background_layer: int | None = None  # the layer of the background prompt (None with a background photo)
+    read_prompt: Callable[[str], PromptReading] | None = None  # the backend's reading of a prompt's words
 
     def __len__(self) -> int:
         return len(self.steps)

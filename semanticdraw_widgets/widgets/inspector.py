@@ -1,4 +1,4 @@
-"""DenoisingInspector: scrub through a regional sample step by step (ipywidgets controls, ipycanvas drawing).
+"""DenoisingInspector: scrub through a regional sample step by step (ipywidgets controls; ipycanvas or PNG drawing).
 
     inspector = sdw.DenoisingInspector(trace)      # from generate(..., trace=True)
     inspector = sdw.DenoisingInspector(canvas)     # a SemanticDrawCanvas(..., trace=True): follows its newest trace
@@ -9,30 +9,44 @@ The canvas shows one step as a grid of latent previews (the backend's cheap line
     row 1   what each layer saw (x_t, or the bootstrapped surround)        one column per layer
     row 2   what the model ran on (centred while bootstrapping)
     row 3   what the model drew on the centred rows, before the shift back (bootstrap steps only)
-    row 4   each layer's x̂0, dimmed outside its quantized mask
-    row 5   each layer's own x_{t+1} (multidiffusion only)
+    row 4   (guidance > 1) each layer's unconditional x̂0, then its conditional x̂0: the guidance halves
+    row 5   each layer's x̂0 (guided when guidance ran), dimmed outside its quantized mask
+    row 6   each layer's own x_{t+1} (multidiffusion only)
+
+Rows a trace did not record are left out. Below the grid: the step in words beside the noise schedule, and
+the prompt view: per layer, the words the model used (the backend's ``read_prompt``), how much of its
+conditioning is its own prompt (prompt strength) and what classifier-free guidance did with it.
 
 MultiDiffusion never forms a pre-averaged x̂0: its row 0 shows the averaged x_{t+1} instead of both,
 and the picture previews that average. Every step's tiles are rendered to uint8 once when a trace is
-loaded; a redraw only pastes them into one array and sends it with one ``put_image_data``.
+loaded; a redraw only pastes them into one array (``compose``) and hands it to one of two thin surfaces:
+
+    "ipycanvas"  an ipycanvas Canvas: one ``put_image_data``, labels as text commands, click a tile to isolate
+    "image"      a plain ipywidgets.Image: the labels drawn into the array by Pillow, sent as one PNG; works
+                 where ipycanvas cannot draw (Colab: googlecolab/colabtools#4157) or is not installed
+
+``surface="auto"`` (the default) picks "image" on Colab or without ipycanvas, else "ipycanvas". The
+"isolate" buttons isolate a layer on both surfaces.
 """
 
 from __future__ import annotations
 
 import html
+import importlib.util
 import io
+import sys
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import ipywidgets as widgets
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from ..animation import tile_zoom, upscale
 from ..engine.trace import Trace, check_trace
-from ..trace_view import (LAYER_COLOURS, explain_step, mask_colours, mask_edge, next_latent, schedule_svg,
-                          step_caption, step_tiles)
+from ..trace_view import (LAYER_COLOURS, explain_prompts, explain_step, guidance_gaps, mask_colours, mask_edge,
+                          next_latent, prompt_readings, schedule_svg, step_caption, step_tiles)
 
 LABEL = 16  # px above each tile for its label
 STRIP = 14  # px at the top: one box per step, bootstrap steps in orange
@@ -42,6 +56,109 @@ EMPTY = np.array([52, 52, 58], np.uint8)  # a layer tile hidden while another la
 BOOTSTRAP_COLOUR = "#f0a030"
 STEP_COLOUR = "#6a6a78"
 TEXT_COLOUR = "#e8e8e8"
+FONT_PX = 11
+SURFACES = ("auto", "ipycanvas", "image")
+# labels of the guidance rows: the same x̂0 the model made, named for what it was conditioned on
+ROW_LABELS = {"x0_uncond": "uncond x̂0", "x0_cond": "cond x̂0"}
+
+
+def _rgb(colour: str) -> np.ndarray:
+    return np.array([int(colour[i: i + 2], 16) for i in (1, 3, 5)], np.uint8)
+
+
+def choose_surface(surface: str = "auto") -> str:
+    """"ipycanvas" or "image": what `surface` ("auto", "ipycanvas", "image") means on this kernel.
+
+    "auto" draws on a plain PNG image on Colab, where ipycanvas canvases stay blank
+    (googlecolab/colabtools#4157), and wherever ipycanvas is not installed.
+    """
+    if surface not in SURFACES:
+        raise ValueError(f"surface must be one of {', '.join(map(repr, SURFACES))}, got {surface!r}: 'auto' picks "
+                         "'image' on Colab or without ipycanvas, else 'ipycanvas'")
+    has_ipycanvas = importlib.util.find_spec("ipycanvas") is not None
+    if surface == "ipycanvas" and not has_ipycanvas:
+        raise ValueError("surface='ipycanvas' needs ipycanvas, which is not installed: pip install ipycanvas, "
+                         "or use surface='image' (a plain PNG picture)")
+    if surface != "auto":
+        return surface
+    return "image" if "google.colab" in sys.modules or not has_ipycanvas else "ipycanvas"
+
+
+class CanvasSurface:
+    """Draws a composed frame on an ipycanvas Canvas: one ``put_image_data``, labels as text commands."""
+
+    clickable = True  # tiles answer clicks (isolate a layer)
+
+    def __init__(self) -> None:
+        from ipycanvas import Canvas  # the inspector's only ipycanvas dependency, on this surface only
+
+        self.widget = Canvas(width=1, height=1)
+
+    def resize(self, width: int, height: int) -> None:
+        self.widget.width, self.widget.height = width, height
+        self.widget.layout.width, self.widget.layout.height = f"{width}px", f"{height}px"
+
+    def show(self, frame: np.ndarray, labels: list[tuple[str, int, int]], max_width: int) -> None:
+        from ipycanvas import hold_canvas
+
+        with hold_canvas():
+            self.widget.clear()
+            self.widget.put_image_data(frame, 0, 0)
+            self.widget.font = f"{FONT_PX}px sans-serif"
+            self.widget.fill_style = TEXT_COLOUR
+            for text, x, y in labels:
+                self.widget.fill_text(text, x, y, max_width=max_width)
+
+    def on_click(self, callback: Callable[[float, float], None]) -> None:
+        self.widget.on_mouse_down(callback)
+
+
+class ImageSurface:
+    """Draws a composed frame as one PNG in a plain ipywidgets.Image (no ipycanvas, works on Colab): the
+    labels are drawn into a copy of the frame by Pillow. An Image has no clicks: isolate with the buttons."""
+
+    clickable = False
+
+    def __init__(self) -> None:
+        self.widget = widgets.Image(format="png")
+        try:  # DejaVu draws the combining hat of "x̂0"; Pillow's built-in font shows a box for it
+            self.font, self.hat = ImageFont.truetype("DejaVuSans.ttf", FONT_PX), "\u0302"
+        except OSError:
+            try:
+                self.font = ImageFont.load_default(size=FONT_PX)
+            except TypeError:  # Pillow < 10.1: one small bitmap font
+                self.font = ImageFont.load_default()
+            self.hat = "^"
+        self._fitted: dict[tuple[str, int], str] = {}  # label, width -> the label shortened to fit
+        self.last_png: bytes = b""
+
+    def resize(self, width: int, height: int) -> None:
+        self.widget.width, self.widget.height = width, height  # CSS pixels: one per frame pixel, like the canvas
+        self.widget.layout.width, self.widget.layout.height = f"{width}px", f"{height}px"
+        self._fitted.clear()  # a new trace: new labels
+
+    def fit(self, text: str, max_width: int) -> str:
+        """`text`, cut with "…" to fit `max_width` pixels (ipycanvas squeezes instead; Pillow cannot)."""
+        key = (text, max_width)
+        if key not in self._fitted:
+            fitted = text.replace("\u0302", self.hat)
+            while len(fitted) > 1 and self.font.getlength(fitted) > max_width:
+                fitted = fitted[:-2] + "…"
+            self._fitted[key] = fitted
+        return self._fitted[key]
+
+    def show(self, frame: np.ndarray, labels: list[tuple[str, int, int]], max_width: int) -> None:
+        picture = Image.fromarray(frame)  # a copy: the composed frame stays label-free, as on the canvas
+        draw = ImageDraw.Draw(picture)
+        for text, x, y in labels:
+            draw.text((x, y), self.fit(text, max_width), fill=TEXT_COLOUR, font=self.font, anchor="ls")
+        buffer = io.BytesIO()
+        picture.save(buffer, format="PNG", compress_level=1)  # fast: the previews compress well anyway
+        self.last_png = buffer.getvalue()
+        self.widget.value = self.last_png
+
+    def on_click(self, callback: Callable[[float, float], None]) -> None:
+        raise NotImplementedError("an ipywidgets.Image reports no clicks: isolate a layer with the buttons")
 
 
 def source_trace(source: Any) -> Trace | None:
@@ -58,7 +175,7 @@ class DenoisingInspector(widgets.VBox):
     """Step slider with play, layer isolation, a grid of latent previews and the step's numbers."""
 
     def __init__(self, source: Any, *, zoom: int | None = None, follow: bool | None = None,
-                 interval_ms: int = 800) -> None:
+                 interval_ms: int = 800, surface: str = "auto") -> None:
         trace = source_trace(source)
         live = not isinstance(source, Trace)
         if live and getattr(source, "record_trace", True) is False:
@@ -67,6 +184,7 @@ class DenoisingInspector(widgets.VBox):
             raise ValueError("no trace to inspect")
         if trace is not None:
             check_trace(trace)
+        self.surface_name = choose_surface(surface)
         self.source = source
         self.trace: Trace | None = None
         self.zoom_option = zoom
@@ -74,6 +192,8 @@ class DenoisingInspector(widgets.VBox):
         self.decoded: Image.Image | None = None
         self.decoded_step: int | None = None  # the step `decoded` shows; hidden on every other step
         self.last_frame: np.ndarray | None = None  # the array handed to the canvas by the newest redraw
+        self.readings: dict = {}  # prompt -> PromptReading, read once per loaded trace
+        self.gaps: list[list[tuple[float, float]] | None] = []  # per step: guidance_gaps, computed at load
         self._following = False
         self._lock = threading.RLock()  # a followed canvas reloads from its session thread
 
@@ -86,15 +206,18 @@ class DenoisingInspector(widgets.VBox):
         self.decode_button = widgets.Button(description="full decode", icon="image",
                                             tooltip="decode this step's x̂0 through the model's decoder")
         self.info = widgets.HTML()
-        self.canvas = self._make_canvas()
+        self.prompt_view = widgets.HTML()
+        self.surface = CanvasSurface() if self.surface_name == "ipycanvas" else ImageSurface()
+        self.canvas = self.surface.widget  # what shows the grid: an ipycanvas Canvas or an ipywidgets.Image
         self.picture = widgets.Image(format="png", layout=widgets.Layout(display="none"))
         self.picture_label = widgets.HTML(layout=widgets.Layout(display="none"))  # which step was decoded
         self.slider.observe(lambda _: self.draw(), names="value")
         self.layer.observe(lambda _: self.draw(), names="value")
         self.decode_button.on_click(lambda _: self.full_decode())
-        self.canvas.on_mouse_down(self._on_click)
+        if self.surface.clickable:
+            self.surface.on_click(self._on_click)
         super().__init__([widgets.HBox([self.play, self.slider, self.decode_button]), self.layer,
-                          self.canvas, self.info, self.picture_label, self.picture])
+                          self.canvas, self.info, self.prompt_view, self.picture_label, self.picture])
         if trace is not None:
             self.load(trace)
         else:
@@ -103,12 +226,6 @@ class DenoisingInspector(widgets.VBox):
             self.follow()
 
     # -- loading -------------------------------------------------------------------------------
-    @staticmethod
-    def _make_canvas():
-        from ipycanvas import Canvas  # the widget's only ipycanvas dependency
-
-        return Canvas(width=1, height=1)
-
     def load(self, trace: Trace) -> None:
         """Show `trace`: render every step's tiles once, size the canvas, reset the controls."""
         check_trace(trace)
@@ -123,7 +240,7 @@ class DenoisingInspector(widgets.VBox):
         self.zoom = self.zoom_option or tile_zoom(h, w)
         self.tile_h, self.tile_w = h * self.zoom, w * self.zoom
         reference = trace.method == "multidiffusion"
-        self.layer_rows = (["layer_inputs", "model_inputs", "x0_centred", "x0_layers"]
+        self.layer_rows = (["layer_inputs", "model_inputs", "x0_centred", "x0_uncond", "x0_cond", "x0_layers"]
                            + (["x_next_layers"] if reference else []))
         self.layer_rows = [r for r in self.layer_rows if getattr(first, r) is not None]
         self.tiles = [self._render(trace, i) for i in range(len(trace))]
@@ -132,9 +249,9 @@ class DenoisingInspector(widgets.VBox):
         rows = 1 + len(self.layer_rows)
         self.width = GAP + self.columns * (self.tile_w + GAP)
         self.height = STRIP + GAP + rows * (LABEL + self.tile_h + GAP)
-        self.canvas.width, self.canvas.height = self.width, self.height
-        self.canvas.layout.width = f"{self.width}px"
-        self.canvas.layout.height = f"{self.height}px"
+        self.surface.resize(self.width, self.height)
+        self.readings = prompt_readings(trace)
+        self.gaps = [guidance_gaps(step) for step in trace.steps]
         options = [("all layers", -1)] + [(f"{k}: {prompt or '(empty)'}", k) for k, prompt in enumerate(trace.prompts)]
         with self.layer.hold_trait_notifications():
             if self.layer.value >= p:
@@ -154,6 +271,9 @@ class DenoisingInspector(widgets.VBox):
         merged = ["x0"] if trace.steps[position].x0 is not None else []
         tiles = step_tiles(trace, position, ["x_t", *merged, "x_next", "masks", *self.layer_rows])
         out = {name: [(label, upscale(t, self.zoom)) for label, t in tiles[name]] for name in tiles}
+        for name, short in ROW_LABELS.items():
+            if name in out:
+                out[name] = [(f"{short}: {trace.prompts[k]}", t) for k, (_, t) in enumerate(out[name])]
         masks = trace.steps[position].masks
         out["_masks"] = [(str(k), upscale(m[..., None], self.zoom)[..., 0])
                          for k, m in enumerate(masks.float().clamp(0, 1).cpu().numpy())]
@@ -254,14 +374,24 @@ class DenoisingInspector(widgets.VBox):
                 else:
                     x, y = self.tile_origin(r, k)
                     frame[y: y + th, x: x + tw] = EMPTY
+        self._paint_strip(frame, position)
         return frame, labels
 
+    def _paint_strip(self, frame: np.ndarray, position: int) -> None:
+        """One box per step along the top: bootstrap steps orange, the current step outlined."""
+        box = (self.width - 2 * GAP) / len(self.tiles)
+        for i, step in enumerate(self.trace.steps):
+            x0, x1 = int(round(GAP + i * box + 1)), int(round(GAP + (i + 1) * box - 1))
+            frame[2: STRIP - 2, x0: x1] = _rgb(BOOTSTRAP_COLOUR) if step.bootstrap else _rgb(STEP_COLOUR)
+            if i == position:
+                outline = _rgb(TEXT_COLOUR)
+                frame[0: 2, x0: x1] = frame[STRIP - 2: STRIP, x0: x1] = outline
+                frame[0: STRIP, x0: x0 + 2] = frame[0: STRIP, x1 - 2: x1] = outline
+
     def draw(self) -> None:
-        """Redraw the selected step (and isolation) with one image and a few text commands."""
+        """Redraw the selected step (and isolation): one composed array on the surface, and the texts."""
         if self.trace is None:
             return
-        from ipycanvas import hold_canvas
-
         with self._lock:
             position = max(0, min(self.step, len(self.tiles) - 1))
             if self.decoded_step is not None and self.decoded_step != position:
@@ -271,26 +401,9 @@ class DenoisingInspector(widgets.VBox):
                 self.picture.layout.display = self.picture_label.layout.display = None
             frame, labels = self.compose(position, self.isolated)
             self.last_frame = frame
-            with hold_canvas():
-                self.canvas.clear()
-                self.canvas.put_image_data(frame, 0, 0)
-                self._draw_strip(position)
-                self.canvas.font = "11px sans-serif"
-                self.canvas.fill_style = TEXT_COLOUR
-                for text, x, y in labels:
-                    self.canvas.fill_text(text, x, y, max_width=self.tile_w)
+            self.surface.show(frame, labels, self.tile_w)
             self.info.value = self._info_html(position)
-
-    def _draw_strip(self, position: int) -> None:
-        """One box per step along the top: bootstrap steps orange, the current step outlined."""
-        count = len(self.tiles)
-        box = (self.width - 2 * GAP) / count
-        for i, step in enumerate(self.trace.steps):
-            self.canvas.fill_style = BOOTSTRAP_COLOUR if step.bootstrap else STEP_COLOUR
-            self.canvas.fill_rect(GAP + i * box + 1, 2, box - 2, STRIP - 4)
-        self.canvas.stroke_style = TEXT_COLOUR
-        self.canvas.line_width = 2
-        self.canvas.stroke_rect(GAP + position * box + 1, 1, box - 2, STRIP - 2)
+            self.prompt_view.value = self._prompt_html(position)
 
     def _info_html(self, position: int) -> str:
         trace, step = self.trace, self.trace.steps[position]
@@ -305,11 +418,32 @@ class DenoisingInspector(widgets.VBox):
             f"<span style='color:rgb{tuple(int(c) for c in LAYER_COLOURS[k % len(LAYER_COLOURS)])}'>■</span> "
             f"{html.escape(prompt)}" for k, prompt in enumerate(trace.prompts))
         words = "".join(f"<li>{html.escape(line)}</li>" for line in explain_step(trace, position))
-        return (f"<div style='display:flex;gap:12px;align-items:flex-start'><div>"
+        hint = ("click a layer's tile or its button above to isolate it" if self.surface.clickable
+                else "isolate a layer with the buttons above")
+        # the words shrink and wrap beside the plot; the plot keeps its size (it was pushed out of the widget)
+        return (f"<div style='display:flex;gap:12px;align-items:flex-start;max-width:{self.width}px'>"
+                f"<div style='flex:1 1 320px;min-width:0'>"
                 f"<b>{html.escape(step_caption(trace, position))}</b><br>{' · '.join(numbers)}<br>{boot}<br>"
                 f"layers: {swatches}<ul style='margin:4px 0'>{words}</ul><small>x_{{t+1}} = next_alpha·x̂0 + "
-                f"next_pred_noise·ε̂ + next_fresh_noise·z; click a layer's tile to isolate it</small></div>"
-                f"{schedule_svg(trace, position)}</div>")
+                f"next_pred_noise·ε̂ + next_fresh_noise·z; {hint}</small></div>"
+                f"<div style='flex:none'>{schedule_svg(trace, position)}</div></div>")
+
+    def _prompt_html(self, position: int) -> str:
+        """The prompt view: per layer, the words the model used, the prompt-strength blend, the guidance."""
+        trace = self.trace
+        layers = explain_prompts(trace, position, self.readings, self.gaps[position])
+        items = []
+        for k, (title, lines) in enumerate(layers):
+            if self.isolated is not None and k != self.isolated:
+                continue
+            colour = tuple(int(c) for c in LAYER_COLOURS[k % len(LAYER_COLOURS)])
+            items.append(f"<li><span style='color:rgb{colour}'>■</span> <b>{html.escape(title)}</b><ul>"
+                         + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul></li>")
+        pruned = (f"<br><small>Not computed (they could not change the picture): "
+                  f"{html.escape(', '.join(trace.pruned))}</small>" if trace.pruned else "")
+        return (f"<div class='sdw-prompt-view' style='max-width:{self.width}px'><b>What the model was told</b>: every layer is its own request to "
+                f"the model, drawn over the whole latent and then kept inside its mask.<ul style='margin:4px 0'>"
+                f"{''.join(items)}</ul>{pruned}</div>")
 
     # -- interaction ---------------------------------------------------------------------------
     def tile_at(self, x: float, y: float) -> tuple[int, int] | None:
