@@ -444,3 +444,7 @@ def test_import_palette_reads_a_path_and_says_so_for_a_file_name(canvas, tmp_pat
     assert canvas.brushes[0]["prompt"] == "orange stripes"
     with pytest.raises(sdw.PaletteError, match="takes the palette's JSON text or a pathlib.Path"):
         canvas.import_palette(str(path))
+
+
+def test_inspect_passes_the_surface_on(canvas):
+    assert canvas.inspect(surface="image").surface_name == "image"

@@ -233,10 +233,11 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
         session = self.session
         return session.trace if session is not None else None
 
-    def inspect(self) -> Any:
+    def inspect(self, surface: str = "auto") -> Any:
         """A DenoisingInspector that follows this canvas's newest finished picture, step by step.
 
         Turns tracing on if the canvas was made without ``trace=True`` (restarting a running stream once).
+        ``surface`` is the inspector's drawing surface ("auto", "ipycanvas" or "image"; see DenoisingInspector).
         """
         from .inspector import DenoisingInspector
 
@@ -245,7 +246,7 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
             if self.running:
                 self.stop()
                 self.start()
-        return DenoisingInspector(self)
+        return DenoisingInspector(self, surface=surface)
 
     @property
     def session(self) -> Session | None:
