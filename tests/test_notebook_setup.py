@@ -155,11 +155,12 @@ def test_on_colab_the_widget_manager_is_enabled(fake_colab, fake_torch, tmp_path
 
 
 def test_on_colab_an_upgraded_ipywidgets_asks_for_a_restart(fake_colab, fake_torch, tmp_path, monkeypatch):
-    """Colab imports ipywidgets 7 at start-up; installing this package upgrades it to 8 on disk only."""
+    """Colab imports ipywidgets at start-up; an install that replaced it on disk (a user's own pin, say) leaves
+    the old module in use. (Our own requirements accept Colab's 7.7.1: tests/test_colab_compat.py.)"""
     fake_torch(False)
     monkeypatch.setenv(OUTPUT_ENV, str(tmp_path))
     import ipywidgets
-    monkeypatch.setattr(ipywidgets, "__version__", "7.7.1")
-    with pytest.raises(RuntimeError, match=r"ipywidgets 7\.7\.1 is loaded but .* restart the session"):
+    monkeypatch.setattr(ipywidgets, "__version__", "7.6.0")  # installed here: 7.7.1 or 8.x, never 7.6.0
+    with pytest.raises(RuntimeError, match=r"ipywidgets 7\.6\.0 is loaded but .* restart the session"):
         setup_notebook(verbose=False)
     assert fake_colab == []  # nothing half-done: the widget manager waits for the restarted session
