@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -30,6 +31,38 @@ def test_every_notebook_starts_with_the_same_setup_cell():
     assert len(set(cells.values())) == 1, "the first code cell differs: " + ", ".join(cells)
     cell = next(iter(cells.values()))
     assert "%pip install" in cell and "setup_notebook()" in cell and "MODEL, OUT" in cell
+
+
+def colab_badge(notebook: str) -> str:
+    """The badge for a notebook, for the repository named once in pyproject.toml's [project.urls]."""
+    tomllib = pytest.importorskip("tomllib")
+    url = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    repo = url.removeprefix("https://github.com/").strip("/")
+    assert repo.count("/") == 1 and url.startswith("https://github.com/"), url
+    return ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"(https://colab.research.google.com/github/{repo}/blob/main/notebooks/{notebook})")
+
+
+COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_every_notebook_opens_itself_in_colab_from_its_first_cell(path):
+    first = nbformat.read(path, as_version=4).cells[0]
+    assert first.cell_type == "markdown"
+    assert colab_badge(path.name) in first.source, f"{path.name}: put this line in its first cell:\n" + \
+        colab_badge(path.name)
+    links = {link for cell in nbformat.read(path, as_version=4).cells for link in COLAB_LINK.findall(cell.source)}
+    assert links == {COLAB_LINK.search(colab_badge(path.name)).group(0)}, links  # no link to another notebook
+
+
+def test_the_readme_has_a_colab_badge_that_opens_a_notebook_that_exists():
+    readme = (ROOT / "README.md").read_text()
+    links = COLAB_LINK.findall(readme)
+    assert links, "no Open in Colab badge in the README"
+    for link in links:
+        name = link.rsplit("/notebooks/", 1)[-1]
+        assert (ROOT / "notebooks" / name).is_file() and colab_badge(name) in readme, link
 
 
 # Runs the first cell's text in IPython (its %pip line included) in a fresh process, with %pip recorded instead
