@@ -1,8 +1,9 @@
 """Issue 18 in a real browser: the widget's layout at the output widths of an 860, 1280 and 1920 px JupyterLab
 window (brush rows, toolbar, seed box), a refused photo that blocks nothing, and Ctrl+S saving the notebook
-from inside the widget in JupyterLab.
+from inside the widget in JupyterLab and Notebook 7.
 
-The layout and photo tests load the built bundle in a plain page (no server); the Ctrl+S test runs JupyterLab.
+The layout and photo tests load the built bundle in a plain page (no server); the Ctrl+S test runs JupyterLab
+and Notebook 7.
 Screenshots go to $SEMANTICDRAW_TEST_ARTIFACTS (or the test's tmp_path).
 """
 
@@ -96,14 +97,16 @@ def test_a_refused_photo_does_not_block_strokes(browser, toy, tmp_path):
     page.close()
 
 
-def test_ctrl_s_in_the_widget_saves_the_notebook_in_jupyterlab(browser, tmp_path):
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_ctrl_s_after_drawing_saves_the_notebook(browser, tmp_path, app):
+    """JupyterLab and Notebook 7: a stroke gives the widget the keyboard, and Ctrl+S must still save."""
     pytest.importorskip("nbformat")
     write_notebook(tmp_path / "canvas.ipynb", 'import semanticdraw_widgets as sdw\n'
                    'canvas = sdw.SemanticDrawCanvas(sdw.load_backend("toy"), width=128, height=128, steps=2)\n'
                    'canvas.start()\ncanvas')
-    with jupyter_server(tmp_path, "lab") as base:
+    with jupyter_server(tmp_path, app) as base:
         page = browser.new_page(viewport={"width": 860, "height": 900})
-        open_and_run_all(page, base, "canvas.ipynb")
+        open_and_run_all(page, base, "canvas.ipynb", app=app)
         canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)
         page.wait_for_selector(".sdw-status[data-connection='live']", timeout=60_000)
         canvas.scroll_into_view_if_needed()
