@@ -7,13 +7,14 @@ and Notebook 7.
 Screenshots go to $SEMANTICDRAW_TEST_ARTIFACTS (or the test's tmp_path).
 """
 
+import base64
 import json
 import shutil
 
 import pytest
 
 import semanticdraw_widgets as sdw
-from browser_support import CHROMIUM, artifact_dir, draw_stroke, jupyter_server, open_and_run_all, \
+from browser_support import CHROMIUM, artifact_dir, draw_stroke, jupyter_server, open_and_run_all, wait_until, \
     write_notebook
 from test_canvas_browser import browser, initial_state, open_page  # noqa: F401 (browser: the shared fixture)
 from test_jupyterlab_e2e import CUT_PLACEHOLDERS
@@ -94,6 +95,46 @@ def test_a_refused_photo_does_not_block_strokes(browser, toy, tmp_path):
     page.wait_for_function("window.sent.some((m) => m.kind === 'state' && 'labels' in m.changes)")
     assert not page.evaluate("window.sent.some((m) => m.kind === 'state' && 'background_image' in m.changes)"), \
         "the refused file went to the kernel"
+    page.close()
+
+
+def kernel_bridge(widget):
+    """What the view saves goes into the real Python widget, as a kernel would apply it."""
+    def bridge(message):
+        if message["kind"] == "state":
+            widget.set_state({k: memoryview(base64.b64decode(v["$b64"])) if isinstance(v, dict) and "$b64" in v else v
+                              for k, v in message["changes"].items()})
+    return bridge
+
+
+def kernel_sees(page, what, condition):
+    wait_until(lambda: page.evaluate("0") == 0 and condition(), what)  # evaluate lets the bridge calls run
+
+
+@pytest.mark.parametrize("edit", ["remove", "move"])
+def test_undo_of_a_palette_edit_brings_back_the_brushes_with_their_strokes(browser, toy, edit):
+    """Issue 18: after ✕ (or ↑/↓) and Ctrl+Z the strokes came back painted as another brush, and the removed
+    brush did not come back (the moved order stayed). Checked on what the kernel ends up with."""
+    widget = sdw.SemanticDrawCanvas(toy, width=128, height=128)
+    names = [brush["name"] for brush in widget.brushes]  # bricks, grass, sun, water
+    page = open_widget(browser, initial_state(widget), bridge=kernel_bridge(widget))
+    page.locator(".sdw-brush[data-label='2'] input[type=radio]").check()  # grass
+    draw_stroke(page, page.locator("canvas.sdw-draw").bounding_box(), 128, y=64.5, x0=16, x1=100)
+    stroke = (slice(64, 65), slice(20, 96))
+    kernel_sees(page, "the stroke is grass", lambda: (widget.label_map[stroke] == 2).all())
+    if edit == "remove":
+        page.locator(".sdw-brush[data-label='2'] button[aria-label='remove brush']").click()
+        kernel_sees(page, "grass is gone with its stroke", lambda: [b["name"] for b in widget.brushes]
+                    == [names[0]] + names[2:] and not widget.label_map.any())
+    else:
+        page.locator(".sdw-brush[data-label='2'] button[aria-label^='move up']").click()
+        kernel_sees(page, "grass is first, still under its stroke", lambda: [b["name"] for b in widget.brushes]
+                    == [names[1], names[0]] + names[2:] and (widget.label_map[stroke] == 1).all())
+    page.locator(".sdw-root").focus()
+    page.keyboard.press("Control+z")
+    kernel_sees(page, "the palette is back and the stroke is grass's", lambda: [b["name"] for b in widget.brushes]
+                == names and (widget.label_map[stroke] == 2).all())
+    assert set(widget.label_map.flatten().tolist()) == {0, 2}, "a stroke came back as another brush"
     page.close()
 
 
