@@ -1,9 +1,10 @@
 """Issue 18 in a real browser: the widget's layout at the output widths of an 860, 1280 and 1920 px JupyterLab
-window (brush rows, toolbar, seed box), a refused photo that blocks nothing, and Ctrl+S saving the notebook
-from inside the widget in JupyterLab and Notebook 7.
+window (brush rows, toolbar, seed box), a refused photo that blocks nothing, undo after removing or moving a
+brush, Ctrl+S saving the notebook from inside the widget in JupyterLab and Notebook 7, and a shut-down kernel
+shown as disconnected at once in JupyterLab.
 
-The layout and photo tests load the built bundle in a plain page (no server); the Ctrl+S test runs JupyterLab
-and Notebook 7.
+The layout, photo and undo tests load the built bundle in a plain page (no server; the undo test bridges it to
+the real Python widget); the others run JupyterLab or Notebook 7.
 Screenshots go to $SEMANTICDRAW_TEST_ARTIFACTS (or the test's tmp_path).
 """
 
@@ -160,4 +161,29 @@ def test_ctrl_s_after_drawing_saves_the_notebook(browser, tmp_path, app):
         assert saved["cells"][0]["outputs"], "the saved notebook has the run's outputs"
         page.keyboard.press("Control+z")  # and the widget's own keys are still its own
         assert page.evaluate("document.activeElement.classList.contains('sdw-root')")
+        page.close()
+
+
+def test_shut_down_kernel_shows_as_disconnected_at_once_in_jupyterlab(browser, tmp_path):
+    """Issue 18: after Kernel → Shut Down the line said "idle … tick 25" for 14 s in JupyterLab. The host's
+    manager knows at once (reason "host"), not only after an unanswered hello (reason "silence"); nothing is
+    sent into the dead comm after that. (tests/browser/test_jupyterlab_e2e.py checks Notebook 7.)"""
+    pytest.importorskip("nbformat")
+    write_notebook(tmp_path / "canvas.ipynb", 'import semanticdraw_widgets as sdw\n'
+                   'canvas = sdw.SemanticDrawCanvas(sdw.load_backend("toy"), width=128, height=128, steps=2)\n'
+                   'canvas.start()\ncanvas')
+    with jupyter_server(tmp_path, "lab") as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        open_and_run_all(page, base, "canvas.ipynb")
+        canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)
+        page.wait_for_selector(".sdw-status[data-connection='live']", timeout=60_000)
+        console_errors = []
+        page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+        page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+        page.wait_for_selector(".sdw-status[data-connection='disconnected'][data-reason='host']", timeout=60_000)
+        assert "idle" not in page.locator(".sdw-status").inner_text()
+        canvas.scroll_into_view_if_needed()
+        draw_stroke(page, canvas.bounding_box(), 128, y=32.5, x0=16, x1=100)
+        page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        assert not [e for e in console_errors if "widget sync message" in e], console_errors
         page.close()
