@@ -152,14 +152,19 @@ def test_no_gpu_falls_back_to_the_toy_and_says_why(fake_torch, tmp_path, monkeyp
 
 
 def test_gpu_names_the_download_size_before_any_download(fake_torch, tmp_path, monkeypatch, capsys):
+    """The first cell only looks in the (here empty) Hugging Face cache: it says the size and writes nothing."""
+    hf_constants = pytest.importorskip("huggingface_hub.constants")
     fake_torch(True)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(nbsetup, "_cached", lambda repo: False)
-    monkeypatch.setenv(OUTPUT_ENV, str(tmp_path))
+    cache = tmp_path / "hf-cache"
+    cache.mkdir()
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))  # what the real _cached looks in
+    monkeypatch.setenv(OUTPUT_ENV, str(tmp_path / "out"))
     setup = setup_notebook()
     printed = capsys.readouterr().out
     assert setup.model == GPU_MODEL
     assert f"downloads about {GPU_MODEL_DOWNLOAD_GB} GB" in printed and "Tesla T4" in printed
+    assert not any(cache.iterdir()), "the set-up cell put something into the Hugging Face cache"
 
 
 def test_gpu_offline_uses_the_toy_unless_cached(fake_torch, tmp_path, monkeypatch):
