@@ -36,7 +36,10 @@ def in_colab() -> bool:
 
 
 def _stale_widget_modules() -> list[str]:
-    """Widget libraries imported before an install upgraded them (Colab imports ipywidgets 7 at start-up)."""
+    """Widget libraries imported before an install replaced them on disk.
+
+    Colab imports ipywidgets (7.7.1) at start-up. Our requirements accept Colab's ipywidgets and anywidget, so
+    installing this package replaces neither (tests/test_colab_compat.py); this catches a user's own upgrade."""
     stale = []
     for name in ("ipywidgets", "anywidget"):
         module = sys.modules.get(name)
@@ -83,7 +86,7 @@ def setup_notebook(verbose: bool = True) -> NotebookSetup:
     """Prepare a notebook: Colab's widget manager, the model to use, and a folder for output files."""
     if in_colab():
         stale = _stale_widget_modules()
-        if stale:  # the old module stays in use until the kernel restarts: no widget would render
+        if stale:  # the old module stays in use until the kernel restarts: widgets may not render
             raise RuntimeError("the install upgraded the widget libraries this runtime had already imported ("
                                + "; ".join(stale) + "): restart the session (Runtime → Restart session) and "
                                "run this cell again; it will not install anything twice")

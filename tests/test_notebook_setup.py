@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import types
@@ -30,6 +31,38 @@ def test_every_notebook_starts_with_the_same_setup_cell():
     assert len(set(cells.values())) == 1, "the first code cell differs: " + ", ".join(cells)
     cell = next(iter(cells.values()))
     assert "%pip install" in cell and "setup_notebook()" in cell and "MODEL, OUT" in cell
+
+
+def colab_badge(notebook: str) -> str:
+    """The badge for a notebook, for the repository named once in pyproject.toml's [project.urls]."""
+    tomllib = pytest.importorskip("tomllib")
+    url = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    repo = url.removeprefix("https://github.com/").strip("/")
+    assert repo.count("/") == 1 and url.startswith("https://github.com/"), url
+    return ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+            f"(https://colab.research.google.com/github/{repo}/blob/main/notebooks/{notebook})")
+
+
+COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
+def test_every_notebook_opens_itself_in_colab_from_its_first_cell(path):
+    first = nbformat.read(path, as_version=4).cells[0]
+    assert first.cell_type == "markdown"
+    assert colab_badge(path.name) in first.source, f"{path.name}: put this line in its first cell:\n" + \
+        colab_badge(path.name)
+    links = {link for cell in nbformat.read(path, as_version=4).cells for link in COLAB_LINK.findall(cell.source)}
+    assert links == {COLAB_LINK.search(colab_badge(path.name)).group(0)}, links  # no link to another notebook
+
+
+def test_the_readme_has_a_colab_badge_that_opens_a_notebook_that_exists():
+    readme = (ROOT / "README.md").read_text()
+    links = COLAB_LINK.findall(readme)
+    assert links, "no Open in Colab badge in the README"
+    for link in links:
+        name = link.rsplit("/notebooks/", 1)[-1]
+        assert (ROOT / "notebooks" / name).is_file() and colab_badge(name) in readme, link
 
 
 # Runs the first cell's text in IPython (its %pip line included) in a fresh process, with %pip recorded instead
@@ -119,14 +152,19 @@ def test_no_gpu_falls_back_to_the_toy_and_says_why(fake_torch, tmp_path, monkeyp
 
 
 def test_gpu_names_the_download_size_before_any_download(fake_torch, tmp_path, monkeypatch, capsys):
+    """The first cell only looks in the (here empty) Hugging Face cache: it says the size and writes nothing."""
+    hf_constants = pytest.importorskip("huggingface_hub.constants")
     fake_torch(True)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(nbsetup, "_cached", lambda repo: False)
-    monkeypatch.setenv(OUTPUT_ENV, str(tmp_path))
+    cache = tmp_path / "hf-cache"
+    cache.mkdir()
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))  # what the real _cached looks in
+    monkeypatch.setenv(OUTPUT_ENV, str(tmp_path / "out"))
     setup = setup_notebook()
     printed = capsys.readouterr().out
     assert setup.model == GPU_MODEL
     assert f"downloads about {GPU_MODEL_DOWNLOAD_GB} GB" in printed and "Tesla T4" in printed
+    assert not any(cache.iterdir()), "the set-up cell put something into the Hugging Face cache"
 
 
 def test_gpu_offline_uses_the_toy_unless_cached(fake_torch, tmp_path, monkeypatch):
@@ -155,11 +193,12 @@ def test_on_colab_the_widget_manager_is_enabled(fake_colab, fake_torch, tmp_path
 
 
 def test_on_colab_an_upgraded_ipywidgets_asks_for_a_restart(fake_colab, fake_torch, tmp_path, monkeypatch):
-    """Colab imports ipywidgets 7 at start-up; installing this package upgrades it to 8 on disk only."""
+    """Colab imports ipywidgets at start-up; an install that replaced it on disk (a user's own pin, say) leaves
+    the old module in use. (Our own requirements accept Colab's 7.7.1: tests/test_colab_compat.py.)"""
     fake_torch(False)
     monkeypatch.setenv(OUTPUT_ENV, str(tmp_path))
     import ipywidgets
-    monkeypatch.setattr(ipywidgets, "__version__", "7.7.1")
-    with pytest.raises(RuntimeError, match=r"ipywidgets 7\.7\.1 is loaded but .* restart the session"):
+    monkeypatch.setattr(ipywidgets, "__version__", "7.6.0")  # installed here: 7.7.1 or 8.x, never 7.6.0
+    with pytest.raises(RuntimeError, match=r"ipywidgets 7\.6\.0 is loaded but .* restart the session"):
         setup_notebook(verbose=False)
     assert fake_colab == []  # nothing half-done: the widget manager waits for the restarted session

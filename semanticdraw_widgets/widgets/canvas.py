@@ -27,7 +27,6 @@ from typing import Any
 import anywidget
 import numpy as np
 import traitlets
-from ipywidgets.widgets.trait_types import CByteMemoryView
 from PIL import Image
 
 from ..backends.base import Backend
@@ -44,7 +43,7 @@ from .canvas_photo import PhotoCache, open_photo, png_bytes
 from .canvas_status import scene_warning, status_value
 from .palette import (DEFAULT_BACKGROUND, DEFAULT_BRUSHES, PaletteError, make_brush, palette_from_json,
                       palette_to_json, scene_from_labels, validate_background, validate_brushes)
-from .traits import Checked
+from .traits import ByteView, Checked
 from .protocol import (BROWSER_WRITABLE, HELLO_FRAME_INTERVAL, PROTOCOL_VERSION, ProtocolError,
                        build_message, clip_message, decode_labels, encode_labels, excerpt, parse_client_message)
 
@@ -75,8 +74,8 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     # current one (visible 1.0 for True), which would keep the raw value instead of the checker's copy.
     brushes = Checked(validate_brushes, []).tag(sync=True)
     background = Checked(validate_background, {"prompt": "", "negative_prompt": ""}).tag(sync=True)
-    labels = CByteMemoryView(b"").tag(sync=True)
-    background_image = CByteMemoryView(b"").tag(sync=True)  # PNG/JPEG bytes; regions are inpainted into it
+    labels = ByteView(b"").tag(sync=True)
+    background_image = ByteView(b"").tag(sync=True)  # PNG/JPEG bytes; regions are inpainted into it
     # Checked in the trait type, by the field table: traitlets.Int/Float alone take True (a bool is an int).
     seed = Checked(lambda value: check_field("seed", value), 0).tag(sync=True)
     steps = Checked(lambda value: check_field("steps", value), 4).tag(sync=True)
@@ -85,7 +84,7 @@ class SemanticDrawCanvas(anywidget.AnyWidget):
     playing = traitlets.Bool(True).tag(sync=True)
     # written by the kernel only (set_trait): read-only for Python code, refused from the browser (set_state)
     status = traitlets.Dict(status_value(None), read_only=True).tag(sync=True)
-    snapshot = CByteMemoryView(b"", read_only=True).tag(sync=True)
+    snapshot = ByteView(b"", read_only=True).tag(sync=True)
     snapshot_mime = traitlets.Unicode("image/jpeg", read_only=True).tag(sync=True)
     protocol_version = traitlets.Int(PROTOCOL_VERSION, read_only=True).tag(sync=True)
 

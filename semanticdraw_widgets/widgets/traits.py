@@ -2,6 +2,9 @@
 
 ``traitlets.Int`` alone takes ``True`` (a bool is an int in Python) and, since ``False == 0``, a cross-validator
 never even sees ``False`` replacing ``0``; checking in ``validate`` catches both.
+
+``ByteView`` is ours rather than ipywidgets 8's ``CByteMemoryView`` so that the package runs on ipywidgets 7.7,
+which Google Colab ships (docs/colab.md).
 """
 
 from __future__ import annotations
@@ -25,3 +28,21 @@ class Checked(traitlets.TraitType):
             return self._check(value)
         except ValidationError as error:
             raise traitlets.TraitError(str(error)) from None
+
+
+class ByteView(traitlets.TraitType):
+    """Binary data kept as a byte memoryview, so the widget protocol sends it as a buffer, not as JSON.
+
+    Takes anything with the buffer protocol (bytes, bytearray, a NumPy array, a memoryview of any format);
+    ipywidgets 7 and 8 both move memoryviews as binary buffers in either direction.
+    """
+
+    default_value = memoryview(b"")
+    info_text = "bytes, a bytearray or a memoryview"
+
+    def validate(self, obj: Any, value: Any) -> memoryview:
+        try:
+            view = memoryview(value)
+            return view if view.format == "B" and view.ndim == 1 and view.c_contiguous else view.cast("B")
+        except TypeError:  # no buffer protocol, or a non-contiguous view that cannot be cast
+            self.error(obj, value)

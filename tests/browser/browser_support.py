@@ -59,8 +59,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def jupyter_server(root: Path, app: str = "lab", timeout: float = 90.0) -> Iterator[str]:
-    """Yield the base URL of a JupyterLab (app "lab") or Notebook 7 (app "notebook") serving `root`;
+def jupyter_server(root: Path, app: str = "lab", timeout: float = 90.0, bin_dir: Path | None = None) -> Iterator[str]:
+    """Yield the base URL of a JupyterLab (app "lab"), Notebook 7 (app "notebook") or classic Notebook 6.5 (app
+    "classic", Colab's kernel-side stack) serving `root`, run from `bin_dir` (default: this Python's venv);
     the whole process group is killed afterwards."""
     if app == "lab":  # no news toast (Notebook 7 has no such plugin: a settings file for it breaks its loading)
         settings = root / "cfg/lab/user-settings/@jupyterlab/apputils-extension"
@@ -69,10 +70,15 @@ def jupyter_server(root: Path, app: str = "lab", timeout: float = 90.0) -> Itera
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / "cfg"), JUPYTER_RUNTIME_DIR=str(root / "rt"),
                IPYTHONDIR=str(root / "ipy"), JUPYTER_PLATFORM_DIRS="1", HF_HUB_OFFLINE="1")
     port = free_port()
-    app_class = {"lab": "LabApp", "notebook": "JupyterNotebookApp"}[app]
-    command = [str(Path(sys.executable).parent / "jupyter"), app, "--no-browser", "--allow-root", "--ip=127.0.0.1",
-               f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
-               f"--{app_class}.expose_app_in_browser=True"]
+    jupyter = str((bin_dir or Path(sys.executable).parent) / "jupyter")
+    if app == "classic":  # notebook 6.5 is its own server: no ServerApp, no IdentityProvider
+        command = [jupyter, "notebook", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+                   f"--NotebookApp.token={TOKEN}", f"--NotebookApp.notebook_dir={root}"]
+    else:
+        app_class = {"lab": "LabApp", "notebook": "JupyterNotebookApp"}[app]
+        command = [jupyter, app, "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+                   f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
+                   f"--{app_class}.expose_app_in_browser=True"]
     if app == "lab":
         command += ["--LabApp.news_url=None", "--LabApp.extension_manager=readonly", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     base = f"http://127.0.0.1:{port}"

@@ -1,18 +1,21 @@
 """Issue 18 in a real browser: the widget's layout at the output widths of an 860, 1280 and 1920 px JupyterLab
-window (brush rows, toolbar, seed box), a refused photo that blocks nothing, and Ctrl+S saving the notebook
-from inside the widget in JupyterLab.
+window (brush rows, toolbar, seed box), a refused photo that blocks nothing, undo after removing or moving a
+brush, Ctrl+S saving the notebook from inside the widget in JupyterLab and Notebook 7, and a shut-down kernel
+shown as disconnected at once in JupyterLab.
 
-The layout and photo tests load the built bundle in a plain page (no server); the Ctrl+S test runs JupyterLab.
+The layout, photo and undo tests load the built bundle in a plain page (no server; the undo test bridges it to
+the real Python widget); the others run JupyterLab or Notebook 7.
 Screenshots go to $SEMANTICDRAW_TEST_ARTIFACTS (or the test's tmp_path).
 """
 
+import base64
 import json
 import shutil
 
 import pytest
 
 import semanticdraw_widgets as sdw
-from browser_support import CHROMIUM, artifact_dir, draw_stroke, jupyter_server, open_and_run_all, \
+from browser_support import CHROMIUM, artifact_dir, draw_stroke, jupyter_server, open_and_run_all, wait_until, \
     write_notebook
 from test_canvas_browser import browser, initial_state, open_page  # noqa: F401 (browser: the shared fixture)
 from test_jupyterlab_e2e import CUT_PLACEHOLDERS
@@ -96,14 +99,56 @@ def test_a_refused_photo_does_not_block_strokes(browser, toy, tmp_path):
     page.close()
 
 
-def test_ctrl_s_in_the_widget_saves_the_notebook_in_jupyterlab(browser, tmp_path):
+def kernel_bridge(widget):
+    """What the view saves goes into the real Python widget, as a kernel would apply it."""
+    def bridge(message):
+        if message["kind"] == "state":
+            widget.set_state({k: memoryview(base64.b64decode(v["$b64"])) if isinstance(v, dict) and "$b64" in v else v
+                              for k, v in message["changes"].items()})
+    return bridge
+
+
+def kernel_sees(page, what, condition):
+    wait_until(lambda: page.evaluate("0") == 0 and condition(), what)  # evaluate lets the bridge calls run
+
+
+@pytest.mark.parametrize("edit", ["remove", "move"])
+def test_undo_of_a_palette_edit_brings_back_the_brushes_with_their_strokes(browser, toy, edit):
+    """Issue 18: after ✕ (or ↑/↓) and Ctrl+Z the strokes came back painted as another brush, and the removed
+    brush did not come back (the moved order stayed). Checked on what the kernel ends up with."""
+    widget = sdw.SemanticDrawCanvas(toy, width=128, height=128)
+    names = [brush["name"] for brush in widget.brushes]  # bricks, grass, sun, water
+    page = open_widget(browser, initial_state(widget), bridge=kernel_bridge(widget))
+    page.locator(".sdw-brush[data-label='2'] input[type=radio]").check()  # grass
+    draw_stroke(page, page.locator("canvas.sdw-draw").bounding_box(), 128, y=64.5, x0=16, x1=100)
+    stroke = (slice(64, 65), slice(20, 96))
+    kernel_sees(page, "the stroke is grass", lambda: (widget.label_map[stroke] == 2).all())
+    if edit == "remove":
+        page.locator(".sdw-brush[data-label='2'] button[aria-label='remove brush']").click()
+        kernel_sees(page, "grass is gone with its stroke", lambda: [b["name"] for b in widget.brushes]
+                    == [names[0]] + names[2:] and not widget.label_map.any())
+    else:
+        page.locator(".sdw-brush[data-label='2'] button[aria-label^='move up']").click()
+        kernel_sees(page, "grass is first, still under its stroke", lambda: [b["name"] for b in widget.brushes]
+                    == [names[1], names[0]] + names[2:] and (widget.label_map[stroke] == 1).all())
+    page.locator(".sdw-root").focus()
+    page.keyboard.press("Control+z")
+    kernel_sees(page, "the palette is back and the stroke is grass's", lambda: [b["name"] for b in widget.brushes]
+                == names and (widget.label_map[stroke] == 2).all())
+    assert set(widget.label_map.flatten().tolist()) == {0, 2}, "a stroke came back as another brush"
+    page.close()
+
+
+@pytest.mark.parametrize("app", ["lab", "notebook"])
+def test_ctrl_s_after_drawing_saves_the_notebook(browser, tmp_path, app):
+    """JupyterLab and Notebook 7: a stroke gives the widget the keyboard, and Ctrl+S must still save."""
     pytest.importorskip("nbformat")
     write_notebook(tmp_path / "canvas.ipynb", 'import semanticdraw_widgets as sdw\n'
                    'canvas = sdw.SemanticDrawCanvas(sdw.load_backend("toy"), width=128, height=128, steps=2)\n'
                    'canvas.start()\ncanvas')
-    with jupyter_server(tmp_path, "lab") as base:
+    with jupyter_server(tmp_path, app) as base:
         page = browser.new_page(viewport={"width": 860, "height": 900})
-        open_and_run_all(page, base, "canvas.ipynb")
+        open_and_run_all(page, base, "canvas.ipynb", app=app)
         canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)
         page.wait_for_selector(".sdw-status[data-connection='live']", timeout=60_000)
         canvas.scroll_into_view_if_needed()
@@ -116,4 +161,29 @@ def test_ctrl_s_in_the_widget_saves_the_notebook_in_jupyterlab(browser, tmp_path
         assert saved["cells"][0]["outputs"], "the saved notebook has the run's outputs"
         page.keyboard.press("Control+z")  # and the widget's own keys are still its own
         assert page.evaluate("document.activeElement.classList.contains('sdw-root')")
+        page.close()
+
+
+def test_shut_down_kernel_shows_as_disconnected_at_once_in_jupyterlab(browser, tmp_path):
+    """Issue 18: after Kernel → Shut Down the line said "idle … tick 25" for 14 s in JupyterLab. The host's
+    manager knows at once (reason "host"), not only after an unanswered hello (reason "silence"); nothing is
+    sent into the dead comm after that. (tests/browser/test_jupyterlab_e2e.py checks Notebook 7.)"""
+    pytest.importorskip("nbformat")
+    write_notebook(tmp_path / "canvas.ipynb", 'import semanticdraw_widgets as sdw\n'
+                   'canvas = sdw.SemanticDrawCanvas(sdw.load_backend("toy"), width=128, height=128, steps=2)\n'
+                   'canvas.start()\ncanvas')
+    with jupyter_server(tmp_path, "lab") as base:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        open_and_run_all(page, base, "canvas.ipynb")
+        canvas = page.wait_for_selector("canvas.sdw-draw", timeout=120_000)
+        page.wait_for_selector(".sdw-status[data-connection='live']", timeout=60_000)
+        console_errors = []
+        page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+        page.evaluate("window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+        page.wait_for_selector(".sdw-status[data-connection='disconnected'][data-reason='host']", timeout=60_000)
+        assert "idle" not in page.locator(".sdw-status").inner_text()
+        canvas.scroll_into_view_if_needed()
+        draw_stroke(page, canvas.bounding_box(), 128, y=32.5, x0=16, x1=100)
+        page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        assert not [e for e in console_errors if "widget sync message" in e], console_errors
         page.close()
