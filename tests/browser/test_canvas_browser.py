@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import semanticdraw_widgets as sdw
-from browser_support import CHROMIUM, CHROMIUM_ARGS, PREVIEW_PIXEL_JS, draw_stroke
+from browser_support import CHROMIUM, PREVIEW_PIXEL_JS, draw_stroke
 from semanticdraw_widgets.widgets.canvas import STATIC
 from semanticdraw_widgets.widgets.protocol import PROTOCOL_VERSION
 
@@ -47,15 +47,6 @@ def initial_state(widget):
     for key in ("labels", "snapshot"):
         state[key] = {"$b64": base64.b64encode(bytes(getattr(widget, key))).decode()}
     return state
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def open_page(browser, bridge):

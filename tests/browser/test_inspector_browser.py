@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, artifact_dir, jupyter_server, open_and_run_all, write_notebook
+from browser_support import CHROMIUM, artifact_dir, jupyter_server, open_and_run_all, write_notebook
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)")
 
@@ -71,16 +71,6 @@ def wait_outlined(page, geometry: dict, step: int) -> None:
     except Exception as error:  # say what the page shows instead
         pixels = page.evaluate(f"() => {geometry['steps']}.map((x) => ({PICTURE_PIXEL_JS})([{geometry['width']}, x, 0]))")
         raise AssertionError(f"step {step} is not the one outlined: strip pixels {pixels}, geometry {geometry}") from error
-
-
-@pytest.fixture(scope="module")
-def playwright_browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    pytest.importorskip("nbformat")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("surface", ["ipycanvas", "image"])

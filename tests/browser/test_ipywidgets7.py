@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from browser_support import CHROMIUM, TOKEN, artifact_dir, draw_stroke, jupyter_server, wait_until, write_notebook
-from test_jupyterlab_e2e import CELL, kernel_labels, pixel_is, playwright_browser  # noqa: F401 (fixture)
+from test_jupyterlab_e2e import CELL, kernel_labels, pixel_is
 
 
 def ipywidgets7_bin() -> Path | None:
@@ -41,7 +41,7 @@ pytestmark = [
 ]
 
 
-def test_draw_and_see_frames_with_ipywidgets_7(playwright_browser, tmp_path):  # noqa: F811 (the fixture)
+def test_draw_and_see_frames_with_ipywidgets_7(playwright_browser, tmp_path):
     size = 128
     out = tmp_path / "labels.json"
     write_notebook(tmp_path / "canvas.ipynb", CELL.format(out=str(out), size=size, rows=[64]))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import (CHROMIUM, CHROMIUM_ARGS, PREVIEW_PIXEL_JS, artifact_dir, draw_stroke, jupyter_server,
+from browser_support import (CHROMIUM, PREVIEW_PIXEL_JS, artifact_dir, draw_stroke, jupyter_server,
                              open_and_run_all, wait_until, write_notebook)
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -59,16 +59,6 @@ def pixel_is(x: int, y: int, condition: str) -> str:
 
 def kernel_labels(out):
     return json.loads(out.read_text()) if out.exists() else None
-
-
-@pytest.fixture(scope="module")
-def playwright_browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    pytest.importorskip("nbformat")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 def test_jupyterlab_draw_undo_change_steps_and_layout(playwright_browser, tmp_path):

@@ -17,7 +17,7 @@ import pytest
 import semanticdraw_widgets as sdw
 from browser_support import CHROMIUM, artifact_dir, draw_stroke, jupyter_server, open_and_run_all, wait_until, \
     write_notebook
-from test_canvas_browser import browser, initial_state, open_page  # noqa: F401 (browser: the shared fixture)
+from test_canvas_browser import initial_state, open_page
 from test_jupyterlab_e2e import CUT_PLACEHOLDERS
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian's chromium is not installed (.ci/run installs it)")
