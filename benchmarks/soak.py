@@ -199,7 +199,6 @@ SIZES = (256, 512)
 def session_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
     """Sessions on 256² and 512² canvases with random edits: prompts (some with unknown words), moved masks,
     seeds, background photos, reconfigure (steps, guidance) and stop/start, acked like a view; RSS each second."""
-    import asyncio
     import warnings
 
     warnings.simplefilter("ignore", UserWarning)  # unknown words: expected, and warned once per prompt anyway
@@ -209,10 +208,7 @@ def session_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
               for size in SIZES}
     counts = {"prompt": 0, "unknown": 0, "mask": 0, "seed": 0, "photo": 0, "reconfigure": 0, "restart": 0,
               "new_session": 0, "frames": 0, "settled": 0}
-    samples: list[tuple[float, int]] = []
-    started = time.perf_counter()
-    end = started + minutes * 60
-    next_sample = started
+    clock = RssClock(minutes)
 
     def scene_for(size: int) -> sdw.Scene:
         boxes = [random_box_in(rng, size) for _ in range(REGIONS)]
@@ -220,7 +216,7 @@ def session_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
                          background=sdw.Background(prompt="blue sky"),
                          regions=[sdw.Region(prompt=rng.choice(WORDS), mask=rect_in(b, size)) for b in boxes])
 
-    while time.perf_counter() < end:
+    while clock.running():
         size = SIZES[counts["new_session"] % len(SIZES)]
         scene = scene_for(size)
         session = sdw.Session(backend, scene, steps=rng.choice((2, 3, 4)))
@@ -228,7 +224,7 @@ def session_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
 
         view = AckingView(session, counts)
         session.start()
-        phase_end = min(end, time.perf_counter() + rng.uniform(20, 60))
+        phase_end = min(clock.end, time.perf_counter() + rng.uniform(20, 60))
         while time.perf_counter() < phase_end:
             kind = rng.choice(("prompt", "prompt", "unknown", "mask", "seed", "photo", "reconfigure", "restart"))
             counts[kind] += 1
@@ -251,21 +247,44 @@ def session_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
                 session.start()
             else:
                 session.update(scene)
-            if rng.random() < 0.3:  # now and then the user waits for the finished picture
-                asyncio.run(asyncio.wait_for(session.settled(), 120))
-                counts["settled"] += 1
-            else:
-                time.sleep(rng.uniform(0.02, 0.3))  # a user editing while it streams
-            now = time.perf_counter()
-            if now >= next_sample:
-                samples.append((round(now - started, 1), rss_bytes()))
-                next_sample = now + 1.0
+            user_pause(rng, lambda: session.settled(timeout=120), counts)
+            clock.sample()
         session.stop()
         del session, view
         gc.collect()
-        samples.append((round(time.perf_counter() - started, 1), rss_bytes()))
-        progress(f"  {samples[-1][0]:.0f} s: {counts['frames']} frames, rss {samples[-1][1] / 2**20:.0f} MiB")
-    return memory_summary(samples, counts, warmup_s)
+        clock.sample(force=True)
+        progress(f"  {clock.samples[-1][0]:.0f} s: {counts['frames']} frames, rss {clock.samples[-1][1] / 2**20:.0f} MiB")
+    return memory_summary(clock.samples, counts, warmup_s)
+
+
+class RssClock:
+    """The soak's clock and its resident-memory samples: one a second while editing, one after each close."""
+
+    def __init__(self, minutes: float) -> None:
+        self.started = time.perf_counter()
+        self.end = self.started + minutes * 60
+        self.next_sample = self.started
+        self.samples: list[tuple[float, int]] = []
+
+    def running(self) -> bool:
+        return time.perf_counter() < self.end
+
+    def sample(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if force or now >= self.next_sample:
+            self.samples.append((round(now - self.started, 1), rss_bytes()))
+            self.next_sample = now + 1.0
+
+
+def user_pause(rng: random.Random, settle, counts: dict) -> None:
+    """Now and then the user waits for the finished picture; otherwise edits again soon, while it streams."""
+    import asyncio
+
+    if settle is not None and rng.random() < 0.3:
+        asyncio.run(settle())
+        counts["settled"] += 1
+    else:
+        time.sleep(rng.uniform(0.02, 0.3))
 
 
 def memory_summary(samples: list[tuple[float, int]], counts: dict, warmup_s: float, window_s: float = 120.0) -> dict:
@@ -296,7 +315,6 @@ def canvas_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
     """The Session soak through the canvas widget, driven as the browser drives it: label maps painted,
     brushes edited (some prompts with unknown words), seeds, photo uploads (some not images at all),
     steps/guidance changed, stop/start, every frame acked; each canvas lives 20-60 s and is then closed."""
-    import asyncio
     import io
     import threading
     import warnings
@@ -318,14 +336,11 @@ def canvas_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
     not_an_image = b"%PDF-1.4 this is not a picture" * 100
     counts = {"prompt": 0, "unknown": 0, "mask": 0, "seed": 0, "photo": 0, "bad_photo": 0, "reconfigure": 0,
               "restart": 0, "new_canvas": 0, "frames": 0, "settled": 0}
-    samples: list[tuple[float, int]] = []
-    started = time.perf_counter()
-    end = started + minutes * 60
-    next_sample = started
+    clock = RssClock(minutes)
     threads_at_start = threading.active_count()
     threads_between: list[int] = []
 
-    while time.perf_counter() < end:
+    while clock.running():
         size = SIZES[counts["new_canvas"] % len(SIZES)]
         canvas = sdw.SemanticDrawCanvas(backend, width=size, height=size, steps=rng.choice((2, 3, 4)),
                                         seed=rng.randrange(2**31))
@@ -339,7 +354,7 @@ def canvas_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
         canvas.send = send
         labels = np.zeros((size, size), np.uint8)
         canvas.start()
-        phase_end = min(end, time.perf_counter() + rng.uniform(20, 60))
+        phase_end = min(clock.end, time.perf_counter() + rng.uniform(20, 60))
         while time.perf_counter() < phase_end:
             kind = rng.choice(("prompt", "prompt", "unknown", "mask", "mask", "seed", "photo", "bad_photo",
                                "reconfigure", "restart"))
@@ -364,23 +379,16 @@ def canvas_soak(minutes: float, seed: int, warmup_s: float = 120.0) -> dict:
             else:
                 canvas.stop()
                 canvas.start()
-            if canvas.running and rng.random() < 0.3:
-                asyncio.run(canvas.settled(timeout=120))
-                counts["settled"] += 1
-            else:
-                time.sleep(rng.uniform(0.02, 0.3))  # a user editing while it streams
-            now = time.perf_counter()
-            if now >= next_sample:
-                samples.append((round(now - started, 1), rss_bytes()))
-                next_sample = now + 1.0
+            user_pause(rng, (lambda: canvas.settled(timeout=120)) if canvas.running else None, counts)
+            clock.sample()
         canvas.close()
         del canvas, send
         gc.collect()
         threads_between.append(threading.active_count())
-        samples.append((round(time.perf_counter() - started, 1), rss_bytes()))
-        progress(f"  {samples[-1][0]:.0f} s: {counts['frames']} frames, rss {samples[-1][1] / 2**20:.0f} MiB, "
+        clock.sample(force=True)
+        progress(f"  {clock.samples[-1][0]:.0f} s: {counts['frames']} frames, rss {clock.samples[-1][1] / 2**20:.0f} MiB, "
                  f"threads {threads_between[-1]}")
-    summary = memory_summary(samples, counts, warmup_s)
+    summary = memory_summary(clock.samples, counts, warmup_s)
     summary["threads"] = {"start": threads_at_start, "between_canvases_max": max(threads_between),
                           "end": threads_between[-1]}
     return summary
