@@ -50,7 +50,7 @@ SIZE_SPREAD = 0.6
 # Centre bias, heavy-tailed: log π_p = −CENTRE_TAIL log(1 + d² / (2 CENTRE_SPREAD²)), d the centre's offset
 # as a fraction of the frame. Objects are usually near the middle, but evidence can place them anywhere.
 CENTRE_SPREAD = 0.06
-CENTRE_TAIL = 2.0
+CENTRE_TAIL = 1.5
 # Backdrop margin around the object: MARGIN of its radius plus MARGIN_PX latent pixels.
 MARGIN = 0.25
 MARGIN_PX = 1.0
