@@ -124,8 +124,8 @@ class ToyBackend:
                 + (latent_colours[1] - latent_colours[0])[None, :, None, None] * coverage[:, None])
 
     def predict_x0(self, x: Tensor, step_index: Tensor, schedule: Schedule, cond: Conditioning) -> Tensor:
-        # Exact posterior mean, row by row: texture prompts under their phase mixture, object prompts under
-        # their placed-template mixture. Both share the per-row gain c = α s² / var of the isotropic prior.
+        # Row by row: texture prompts get the exact posterior mean under their phase mixture, object prompts
+        # the posterior mean given their most probable object (toy_objects). Both use the per-row spread s.
         #
         # Batch invariance is a promise here (the stream's frames equal generate()'s bit for bit): a row's
         # x̂0 is computed by the same sequence of operations on tensors of the same shapes whatever else
