@@ -11,8 +11,8 @@ For x_t = α x0 + σ ε the minimum-mean-squared-error denoiser is closed form:
     r_k ∝ exp(−‖x_t − α μ_k‖² / (2 (α² s² + σ²)))                     (the posterior over phases)
 
 so at high noise the model hedges between phases, commits to one as the noise falls, and a region
-painted "red bricks" converges to red bricks. Grainy looks (sand, gravel, grass, fur) have a wider
-spread s (``prior_stds``): their fine detail is drawn from the noise, as a real model's is, so
+painted "red bricks" converges to red bricks. Rough looks (sand, gravel, grass, fur, bricks, water, ...)
+have a wider spread s (``prior_stds``, ``GRAIN``): their fine detail is drawn from the noise, as a real model's is, so
 averaging independently re-noised latents (MultiDiffusion) visibly washes it out. The latent is an
 invertible-by-pseudo-inverse linear map of RGB at 1/4 resolution, so decoding is exact and previews
 are free.

@@ -19,12 +19,13 @@ and "backdrop" and l_ref(q) of "anything" (backdrop or clutter). The posterior o
 
 a *windowed* correlation: only the pixels under the object and its margin count, so a texture elsewhere on
 the canvas is explained as clutter and does not pull the object towards it, and nothing wraps around the
-frame's edges (the correlation is zero-padded). The posterior mean is exact for this model:
+frame's edges (the correlation is zero-padded FFTs over one row).
 
-    E[x0_q | x_t] = cov_sil(q) E[x0 | F] + cov_ring(q) E[x0 | B] + (1 − cov_sil − cov_ring)(q) E[x0 | ref]
-
-with cov = Σ r_{ρ,p} sil_{ρ,p} (resp. ring) a convolution of the posterior with the shapes. Both the
-correlation and the convolution run as FFTs over one row, zero-padded so that nothing wraps.
+x̂0 is the exact posterior mean *given the most probable (ρ, p)*: the object's pixels E[x0 | F, x_t], its
+ring E[x0 | B, x_t], every other pixel the backdrop/clutter mixture's posterior mean. A few-step
+(consistency) model maps x_t to one sample rather than to the average of all layouts; the full posterior
+mean would instead blur the object over every candidate place at high noise, and the next step would
+shrink it to the smallest size that fits the blur (seen in step-by-step traces while building this).
 
 What this teaches: the object's size follows the room it is given. A ring of backdrop must fit around
 it, so a region drawn on a plain surround gets an object that fits inside the region, and a region whose
