@@ -20,11 +20,16 @@ exact on the toy model and a rough guide on a real one:
   regions' soft masks overlap; MultiDiffusion's averaging of independently re-noised latents lowers it;
 * ``seconds`` wall-clock time of the render (one run; a rough guide, not a benchmark).
 
-Where the toy shows the method's advantages (held-out cases, ``benchmarks/results/heldout_toy.md``):
-whole objects with bootstrapping, cut or lost without, for one object of about 96-224 px on a plain or
-sky background with no textured neighbour at 1-4 steps; not for 64-80 px or 256 px objects, 6-8 steps,
-textured backgrounds or neighbours, or two objects side by side (there all methods lose the object). Overlap detail: MultiDiffusion keeps somewhat less than SemanticDraw for
-grainy looks (see the results file for how much); none of it for non-grainy ones.
+Where the toy shows the method's advantages (held-out cases, ``benchmarks/results/heldout_toy.md``, 8
+seeds each): with bootstrapping an object word's object is the region's own, centred on the mask and as
+big as the room allows (a large ``area``, a small ``offset``); without it, and with MultiDiffusion, the
+region gets a small object squeezed against its side or none. Whether the object is ``whole`` depends on
+the case: bootstrapping is ahead for big objects (192-224 px) at 1-2 steps; for medium objects (96-160 px)
+the other methods are whole as often or more often (a 96 px apple at 2 steps: 2/8 with SemanticDraw,
+8/8 with MultiDiffusion, whose small object fits); objects of 64-80 px or 256 px, textured neighbours and
+two objects side by side defeat every method. Overlap detail: MultiDiffusion keeps 5-7% less than
+SemanticDraw for the grainiest looks (sand, gravel, grass, fur) on held-out overlaps, none less for bricks
+over water.
 """
 
 from __future__ import annotations
@@ -104,7 +109,12 @@ class Comparison:
 
 def compare_methods(backend: Backend, scene: Scene, steps: int = 4, seed: int | None = None,
                     methods: dict[str, dict] | None = None) -> Comparison:
-    """Render `scene` with SemanticDraw and each ablation (``METHODS``) and measure each render."""
+    """Render `scene` with SemanticDraw and each ablation (``METHODS``) and measure each render.
+
+    Read ``<word> area`` and ``<word> offset`` with ``<word> whole``: on the toy, bootstrapping's advantage is a
+    centred object sized to the region, and only for big objects at 1-2 steps more often a whole one (see
+    the module docstring and ``benchmarks/results/heldout_toy.md`` for where each claim holds).
+    """
     if not isinstance(scene, Scene):
         raise TypeError(f"compare_methods needs a semanticdraw_widgets.Scene, got {type(scene).__name__}")
     if seed is not None:

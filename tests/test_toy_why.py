@@ -1,6 +1,7 @@
 """The toy model shows why SemanticDraw exists: objects need bootstrapping and centring, and few-step
 sampling needs pre-averaging. Each demonstration is measured, as in notebooks/05_why_semanticdraw."""
 
+import math
 import warnings
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 
 import semanticdraw_widgets as sdw
 from helpers import rect_mask
+from semanticdraw_widgets.backends import toy_objects
 from semanticdraw_widgets.backends.toy_lexicon import SHAPES, describe, shape_fields, unknown_words
 from semanticdraw_widgets.compare import object_in_mask, overlap_detail
 
@@ -25,34 +27,39 @@ def sun_numbers(image, mask=CORNER):
     return object_in_mask(np.asarray(image, np.float32) / 255, mask, describe("sun")["primary"])
 
 
-def test_a_whole_canvas_object_is_drawn_whole_and_centred(toy):
+def test_a_whole_canvas_object_is_drawn_whole_and_near_the_middle(toy):
     everywhere = np.ones((SIZE, SIZE), bool)
+    offsets = []
     for seed in range(3):
         image = sdw.generate(toy, sdw.Scene(width=SIZE, height=SIZE, seed=seed,
                                             background=sdw.Background(prompt="sun")), steps=4)
         numbers = sun_numbers(image, everywhere)
-        assert numbers["area"] > 0.02 and numbers["cut"] == 0.0
-        assert numbers["offset"] < 0.03, "the centre bias: the object sits in the middle of the frame"
+        assert numbers["area"] > 0.01 and numbers["cut"] == 0.0
+        offsets.append(numbers["offset"])
+    assert max(offsets) < 0.3, "a broad centre bias: near the middle of the frame"
+    assert len(set(offsets)) == 3, "not pinned to one spot: each seed puts the object somewhere else"
 
 
-def test_bootstrapping_and_centring_put_the_whole_sun_inside_a_small_corner_region(toy):
-    """8 seeds, 4 steps: SemanticDraw draws the whole sun inside the mask every time; without bootstrapping
-    and with the MultiDiffusion reference the sun is mostly missing, cut by the mask edge or misplaced."""
-    whole = {"semanticdraw": 0, "no bootstrap": 0, "multidiffusion": 0}
-    area = {key: [] for key in whole}
+def test_bootstrapping_makes_the_corner_object_the_regions_own_centred_and_sized_to_the_mask(toy):
+    """8 seeds, 4 steps, a 128 px corner region: with bootstrapping the sun is drawn for the region, centred on
+    it and filling much of it (and sometimes cut, when drawn bigger than the mask); without bootstrapping and
+    with MultiDiffusion the region gets a small sun squeezed to the mask's side nearest the canvas centre, or none.
+    "Whole" counts alone do not separate the methods on this case (measured 4/8, 3/8, 6/8)."""
+    area = {key: [] for key in ("semanticdraw", "no bootstrap", "multidiffusion")}
+    offset = {key: [] for key in area}
     for seed in range(8):
         scene = sun_scene(seed)
         for key, kwargs in (("semanticdraw", {}), ("no bootstrap", {"bootstrap_steps": 0}),
                             ("multidiffusion", {"method": "multidiffusion"})):
             numbers = sun_numbers(sdw.generate(toy, scene, steps=4, **kwargs))
-            whole[key] += numbers["whole"]
             area[key].append(numbers["area"])
-            if key == "semanticdraw":
-                assert numbers["offset"] < 0.2, f"seed {seed}: the sun sits near the mask's centre"
-    assert whole["semanticdraw"] == 8
-    assert whole["no bootstrap"] <= 3 and whole["multidiffusion"] <= 3
-    assert np.mean(area["semanticdraw"]) > 1.5 * np.mean(area["no bootstrap"])
-    assert np.mean(area["semanticdraw"]) > 1.5 * np.mean(area["multidiffusion"])
+            if numbers["area"] > 0.01:
+                offset[key].append(numbers["offset"])
+    assert np.mean(area["semanticdraw"]) > 3 * np.mean(area["no bootstrap"])
+    assert np.mean(area["semanticdraw"]) > 3 * np.mean(area["multidiffusion"])
+    assert len(offset["semanticdraw"]) == 8, "with bootstrapping every seed draws the sun in the region"
+    assert np.median(offset["semanticdraw"]) < 0.2
+    assert np.median(offset["multidiffusion"]) > 0.25 and np.median(offset["no bootstrap"]) > 0.2
 
 
 OVERLAP_A = rect_mask(SIZE, SIZE, 64, 32, 448, 320).astype(np.float32)
@@ -116,27 +123,95 @@ def test_known_prompts_do_not_warn(toy):
         toy.encode_prompts(["red bricks", "a sun in the blue sky", ""])
 
 
-def test_object_prompts_posterior_mean_is_the_exact_mixture_over_scales_and_positions(toy):
-    """The FFT posterior mean equals the brute-force sum over every (scale, position) component."""
+def _object_case(toy, prompt, h, w):
+    cond = toy.encode_prompts([prompt])
+    prior = toy.object_prior(cond["appearance"][0], cond["shape"][0], h, w)
+    return prior, toy.prior_stds(cond["appearance"])[0]
+
+
+def test_object_evidence_is_the_windowed_sum_over_each_object_and_its_margin(toy):
+    """The FFT logits equal the brute-force sum, for every (size, centre), of the per-pixel log-likelihood
+    ratios under the silhouette (object vs anything) and its ring (backdrop vs anything), nothing else."""
     h, w = 12, 16
+    prior, spread = _object_case(toy, "blue ball", h, w)
+    x = torch.randn(4, h, w, generator=torch.Generator().manual_seed(0))
+    alpha, sigma = torch.tensor(0.6), torch.tensor(0.8)
+    logits, _ = toy_objects.object_logits(x, alpha, sigma, spread, prior)
+    var = alpha ** 2 * spread ** 2 + sigma ** 2
+    clutter_var = alpha ** 2 * toy_objects.CLUTTER_STD ** 2 + sigma ** 2
+    l_obj = -((x - alpha * prior.fill) ** 2).sum(0) / (2 * var)
+    l_back = -((x - alpha * prior.backdrop) ** 2).sum(0) / (2 * var)
+    l_clutter = -(x ** 2).sum(0) / (2 * clutter_var) - 2 * torch.log(clutter_var / var)
+    l_ref = torch.logaddexp(math.log(1 - toy_objects.CLUTTER_SHARE) + l_back,
+                            math.log(toy_objects.CLUTTER_SHARE) + l_clutter)
+    for size in range(len(toy_objects.OBJECT_RADII)):
+        for cy in range(h):
+            for cx in range(w):
+                sil, ring = toy_objects.place(prior, size, cy, cx, h, w)
+                expected = prior.log_prior[size, cy, cx] + (sil * (l_obj - l_ref)).sum() + (ring * (l_back - l_ref)).sum()
+                torch.testing.assert_close(logits[size, cy, cx], expected, rtol=1e-4, atol=1e-3)
+
+
+def _clean_object(prior, size, cy, cx, h, w, alpha, seed=0):
+    sil, _ = toy_objects.place(prior, size, cy, cx, h, w)
+    x0 = prior.backdrop + sil * (prior.fill - prior.backdrop)
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
+    return alpha * x0 + (1 - alpha ** 2) ** 0.5 * noise, x0
+
+
+@pytest.mark.parametrize("size, cy, cx", [(3, 20, 20), (6, 40, 50), (8, 30, 31), (2, 60, 3)])
+def test_the_object_of_any_size_anywhere_is_found_where_it_is(toy, size, cy, cx):
+    """Sizes are a dense grid and the centre bias is heavy-tailed: a clear object is found at its own size and
+    place, even half outside the frame (no wrap-around: nothing of it shows up at the opposite edge)."""
+    h, w = 64, 64
+    prior, spread = _object_case(toy, "red apple", h, w)
+    x, _ = _clean_object(prior, size, cy, cx, h, w, torch.tensor(0.8))
+    logits, _ = toy_objects.object_logits(x, torch.tensor(0.8), torch.tensor(0.6), spread, prior)
+    best = int(logits.flatten().argmax())
+    assert (best // (h * w), *divmod(best % (h * w), w)) == (size, cy, cx)
+
+
+def test_a_texture_elsewhere_does_not_steal_the_object(toy):
+    """Evidence is local: a grass band far from the object changes nothing about where it is or its size
+    (the old global wrap-around correlation moved objects onto any texture darker than white)."""
+    h, w = 64, 96
+    prior, spread = _object_case(toy, "red apple", h, w)
+    alpha = torch.tensor(0.5)
+    x, _ = _clean_object(prior, 3, 20, 20, h, w, alpha)
+    grass = toy.texture_means(toy.encode_prompts(["green grass"])["appearance"][0], h, w)[0][0].view(4, h, w)
+    banded = x.clone()
+    banded[:, :, 60:] = alpha * grass[:, :, 60:] + (1 - alpha ** 2) ** 0.5 * torch.randn(4, h, 36)
+    found = []
+    for latent in (x, banded):
+        logits, _ = toy_objects.object_logits(latent, alpha, (1 - alpha ** 2) ** 0.5, spread, prior)
+        found.append(int(logits.flatten().argmax()))
+    assert found[0] == found[1]
+
+
+def test_the_object_is_drawn_on_a_shaded_backdrop_that_is_not_the_bootstrap_white(toy):
+    white = toy.encode_images(torch.ones(1, 3, 4, 4))[0, :, 0, 0]
+    backdrop = toy.backdrop_latent(8)  # (C, 8, 1)
+    assert (backdrop[:, 0, 0] - white).norm() > 0.3, "the bootstrap surround is only roughly what the model expects"
+    assert (backdrop[:, 0, 0] - backdrop[:, -1, 0]).norm() > 0.05, "shaded, lighter at the top"
+    h, w = 64, 64
+    prior, spread = _object_case(toy, "sun", h, w)
+    x, x0 = _clean_object(prior, 5, 32, 32, h, w, torch.tensor(0.9))
     schedule = toy.make_schedule(4)
-    cond = toy.encode_prompts(["blue ball", "moon"])
-    x = torch.randn(2, 4, h, w, generator=torch.Generator().manual_seed(0))
-    steps = torch.tensor([1, 2])
-    got = toy.predict_x0(x, steps, schedule, cond)
-    backdrop = toy.backdrop_latent()[:, None, None]
-    for row in range(2):
-        spectra, _, log_prior = toy.object_templates(cond["appearance"][row], cond["shape"][row], h, w)
-        templates = torch.fft.irfft2(spectra, s=(h, w))  # (S, C, h, w), centred on pixel (0, 0)
-        means = torch.stack([backdrop + torch.roll(t, (py, px), (-2, -1))
-                             for t in templates for py in range(h) for px in range(w)])  # (S*h*w, C, h, w)
-        s2 = float(toy.prior_stds(cond["appearance"][row: row + 1])[0]) ** 2
-        alpha, sigma = schedule.alphas[steps[row]], schedule.sigmas[steps[row]]
-        var = alpha ** 2 * s2 + sigma ** 2
-        logits = -((x[row][None] - alpha * means) ** 2).sum((1, 2, 3)) / (2 * var) + log_prior.flatten()
-        r = torch.softmax(logits, 0)
-        expected = (r[:, None, None, None] * (means + alpha * s2 / var * (x[row][None] - alpha * means))).sum(0)
-        torch.testing.assert_close(got[row], expected, rtol=1e-4, atol=1e-4)
+    step = int((schedule.alphas - 0.9).abs().argmin())
+    cond = toy.encode_prompts(["sun"])
+    got = toy.predict_x0(x[None], torch.tensor([step]), schedule, cond)[0]
+    _, ring = toy_objects.place(prior, 5, 32, 32, h, w)
+    inside_ring = ring > 0.99
+    torch.testing.assert_close(got[:, inside_ring], x0[:, inside_ring], atol=0.15, rtol=0)
+
+
+@pytest.mark.parametrize("prompt", ["green grass", "brown fur", "gray gravel", "sand", "red bricks", "blue water",
+                                    "a grey rock", "wood"])
+def test_every_grainy_texture_has_grain_and_flat_colours_have_none(toy, prompt):
+    """Grain (extra prior spread, drawn from the noise) for every rough surface, not only grass and noise."""
+    stds = toy.prior_stds(toy.encode_prompts([prompt, "red", "a black and white chessboard"])["appearance"])
+    assert stds[0] > toy.prior_std + 0.04, prompt
+    assert stds[1] == toy.prior_std and stds[2] == toy.prior_std
 
 
 def test_every_shape_is_a_centred_blob_inside_its_radius():

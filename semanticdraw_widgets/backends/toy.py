@@ -11,26 +11,17 @@ For x_t = α x0 + σ ε the minimum-mean-squared-error denoiser is closed form:
     r_k ∝ exp(−‖x_t − α μ_k‖² / (2 (α² s² + σ²)))                     (the posterior over phases)
 
 so at high noise the model hedges between phases, commits to one as the noise falls, and a region
-painted "red bricks" converges to red bricks. Grainy looks (sand, gravel, grass, fur) have a wider
-spread s (``prior_stds``): their fine detail is drawn from the noise, as a real model's is, so
+painted "red bricks" converges to red bricks. Rough looks (sand, gravel, grass, fur, bricks, water, ...)
+have a wider spread s (``prior_stds``, ``GRAIN``): their fine detail is drawn from the noise, as a real model's is, so
 averaging independently re-noised latents (MultiDiffusion) visibly washes it out. The latent is an
 invertible-by-pseudo-inverse linear map of RGB at 1/4 resolution, so decoding is exact and previews
 are free.
 
-Object words ("sun", "moon", "ball", "apple", "flower", "star") draw a whole object instead, with the
-centre bias real models have. Their prior is a mixture over the object's template T_s (shape s of
-``OBJECT_SCALES`` filled with the prompt's look, minus the plain backdrop B) placed at every position p
-of the frame (circularly), with prior weights favouring big objects at the centre:
-
-    x0 ~ Σ_{s,p} π_s π_p N(B + roll_p(T_s), s² I),   log π_{s,p} = log(exp(−d_p² / (2 CENTRE_SPREAD²)) + exp(OFF_CENTRE_LOG_PRIOR_s))
-
-with d_p the distance of p from the frame's centre as a fraction of the frame (a sharp central bump over
-a low floor, lower for bigger objects: objects are usually centred, small ones may sit anywhere).
-
-The posterior over (s, p) is a softmax of a cross-correlation of x_t − α B with each template and the
-posterior mean places the templates with a convolution, both exact and computed by FFT. So the whole
-canvas draws the object centred, and a region only gets the object inside its mask if the model sees
-the region centred on a plain surround: SemanticDraw's bootstrapping and mask centring.
+Object words ("sun", "moon", "ball", "apple", "flower", "star") draw one whole object instead: any size,
+anywhere with a broad centre bias, with a margin of shaded backdrop around it, placed by the evidence under
+it and its margin only (``toy_objects``). The whole canvas draws the object near the middle at a size of
+its own; a region gets a whole object inside its mask when the model sees room for one there: with
+SemanticDraw's bootstrapping, the region centred on a plain surround.
 """
 
 from __future__ import annotations
@@ -45,9 +36,10 @@ from torch import Tensor
 
 from .base import Conditioning, PromptReading, Schedule, pick_device
 from .schedules import SD_NOISE_SCHEDULE, make_scheduler, make_vp_schedule
+from .toy_lexicon import PATTERN_WEIGHTS, PATTERNS, embed_prompt, pattern_fields, shape_weights, unknown_words
+from .toy_objects import ObjectPrior, backdrop_rgb, build_object_prior, object_x0
 from .toy_tokenize import tokenize
 from .toy_words import LEXICON
-from .toy_lexicon import PATTERN_WEIGHTS, PATTERNS, embed_prompt, pattern_fields, shape_fields, shape_weights, unknown_words
 
 # Fixed RGB (in [-1, 1]) -> 4-channel latent map; four channels like SD so shapes feel familiar.
 RGB_TO_LATENT = torch.tensor([
@@ -59,16 +51,10 @@ RGB_TO_LATENT = torch.tensor([
 LATENT_TO_RGB = torch.linalg.pinv(RGB_TO_LATENT)  # (3, 4)
 # Phases (dy, dx) of the K mixture components, as fractions of the pattern period.
 PHASES = torch.tensor([[0.0, 0.0], [0.5, 0.25], [0.25, 0.5], [0.75, 0.75]])
-# Object radii as fractions of the frame's shorter side, and their prior log-weights (big objects favoured).
-OBJECT_SCALES = (0.08, 0.2, 0.35)
-OBJECT_SCALE_LOG_PRIOR = (-2.0, -1.0, 0.0)
-# Centre bias of object positions: a sharp bump of width CENTRE_SPREAD (fraction of the frame) at the centre,
-# over a floor OFF_CENTRE_LOG_PRIOR nats lower (per scale): objects are usually centred, small ones may sit
-# anywhere, and big ones fill the frame from its centre (their floor is low enough that noise alone
-# never moves them: the noise's evidence grows with the object's size).
-CENTRE_SPREAD = 0.02
-OFF_CENTRE_LOG_PRIOR = (-12.0, -30.0, -60.0)
-BACKDROP_RGB = (1.0, 1.0, 1.0)  # objects are drawn on white, the surround bootstrapping shows them
+# How much of a look's fine detail is grain drawn from the noise (extra prior spread, times grain_std), per
+# pattern: every rough or granular surface has some; flat colours and crisp checkers have none.
+GRAIN: dict[str, float] = {"flat": 0.0, "stripes": 0.25, "dots": 0.25, "waves": 0.5, "bricks": 0.5,
+                           "grass": 1.0, "clouds": 0.25, "noise": 1.0, "checker": 0.0}
 
 
 class ToyBackend:
@@ -79,7 +65,7 @@ class ToyBackend:
     scale_factor = 4
     default_guidance = 1.0
     prior_std = 0.15  # s: how far a clean latent may stray from its texture mean
-    grain_std = 0.2  # extra s of grainy looks ("noise" and "grass" patterns: sand, gravel, fur, lawn)
+    grain_std = 0.2  # extra s of the grainiest looks (sand, gravel, fur, lawn); see GRAIN
 
     def __init__(self, device: str | torch.device = "cpu", dtype: torch.dtype | None = None,
                  sampler: str = "lcm") -> None:
@@ -88,7 +74,7 @@ class ToyBackend:
         self.sampler = sampler
         self._scheduler = make_scheduler(sampler, SD_NOISE_SCHEDULE)
         self._means: OrderedDict[tuple, tuple[Tensor, Tensor]] = OrderedDict()
-        self._objects: OrderedDict[tuple, tuple[Tensor, Tensor, Tensor]] = OrderedDict()
+        self._objects: OrderedDict[tuple, ObjectPrior] = OrderedDict()
         self.model_calls = 0  # batched predict_x0 calls, for tests and teaching
         self.model_rows = 0  # latents denoised in total
 
@@ -145,8 +131,8 @@ class ToyBackend:
                 + (latent_colours[1] - latent_colours[0])[None, :, None, None] * coverage[:, None])
 
     def predict_x0(self, x: Tensor, step_index: Tensor, schedule: Schedule, cond: Conditioning) -> Tensor:
-        # Exact posterior mean, row by row: texture prompts under their phase mixture, object prompts under
-        # their placed-template mixture. Both share the per-row gain c = α s² / var of the isotropic prior.
+        # Row by row: texture prompts get the exact posterior mean under their phase mixture, object prompts
+        # the posterior mean given their most probable object (toy_objects). Both use the per-row spread s.
         #
         # Batch invariance is a promise here (the stream's frames equal generate()'s bit for bit): a row's
         # x̂0 is computed by the same sequence of operations on tensors of the same shapes whatever else
@@ -165,7 +151,8 @@ class ToyBackend:
         for i in range(x.shape[0]):
             row = x[i].float()
             if shape is not None and bool(shape[i].sum() > 0):
-                out[i] = self._object_x0(row, alpha[i], var[i], gain[i], cond["appearance"][i], shape[i])
+                prior = self.object_prior(cond["appearance"][i], shape[i], row.shape[-2], row.shape[-1])
+                out[i] = object_x0(row, alpha[i], schedule.sigmas[step_index[i]], spread[i], prior)
             else:
                 out[i] = self._texture_x0(row, alpha[i], var[i], gain[i], cond["appearance"][i])
         return out
@@ -177,7 +164,9 @@ class ToyBackend:
         so averaging independently re-noised latents (MultiDiffusion) visibly washes it out.
         """
         weights = appearance[:, PATTERN_WEIGHTS]
-        grain = weights[:, PATTERNS.index("noise")] + weights[:, PATTERNS.index("grass")]
+        grain = weights[:, 0] * GRAIN[PATTERNS[0]]
+        for index in range(1, len(PATTERNS)):  # elementwise, in a fixed order: no kernel sees the batch size
+            grain = grain + weights[:, index] * GRAIN[PATTERNS[index]]
         return self.prior_std + self.grain_std * grain
 
     def _texture_x0(self, x: Tensor, alpha: Tensor, var: Tensor, gain: Tensor, appearance: Tensor) -> Tensor:
@@ -197,59 +186,21 @@ class ToyBackend:
             mixed = mixed + weight[k] * means[k]
         return (gain * flat + mixed).view_as(x)
 
-    def backdrop_latent(self) -> Tensor:
-        """(C,) latent of the plain backdrop objects are drawn on (white, as bootstrapping's surround)."""
-        rgb = torch.tensor(BACKDROP_RGB) * 2 - 1
-        return (RGB_TO_LATENT @ rgb).to(self.device)
+    def backdrop_latent(self, height: int = 1) -> Tensor:
+        """(C, height, 1) latent of the shaded backdrop objects are drawn on (not the bootstrap's white)."""
+        rgb = backdrop_rgb(height) * 2 - 1
+        return torch.einsum("cr,rhw->chw", RGB_TO_LATENT, rgb).to(self.device)
 
-    def object_templates(self, appearance: Tensor, shape: Tensor, height: int, width: int) -> tuple[Tensor, Tensor, Tensor]:
-        """One object prompt at (h, w) -> template spectra (S, C, h, w//2+1), ‖T_s‖² (S,), log-prior (S, h, w); cached.
-
-        T_s is the object at scale s, filled with the prompt's look minus the backdrop, centred on pixel (0, 0)
-        so that rolling it by p places its centre at p.
-        """
+    def object_prior(self, appearance: Tensor, shape: Tensor, height: int, width: int) -> ObjectPrior:
+        """One object prompt at (height, width) latents -> its ObjectPrior (look, backdrop, shapes, prior); cached."""
         key = (tuple(appearance.tolist()), tuple(shape.tolist()), height, width)
         if key not in self._objects:
-            fill = self._render_means(appearance, height, width)[0] - self.backdrop_latent()[:, None, None]  # (C, h, w)
-            side = min(height, width)
-            silhouettes = torch.stack([torch.einsum("k,khw->hw", shape.to(self.device).float(),
-                                                    shape_fields(height, width, f * side, device=self.device))
-                                       for f in OBJECT_SCALES])  # (S, h, w), centred in the frame
-            templates = torch.roll(silhouettes[:, None] * fill[None], (-(height // 2), -(width // 2)), dims=(-2, -1))
-            ys = (torch.arange(height, device=self.device, dtype=torch.float32) - height // 2) / height
-            xs = (torch.arange(width, device=self.device, dtype=torch.float32) - width // 2) / width
-            bump = -(ys[:, None] ** 2 + xs[None, :] ** 2) / (2 * CENTRE_SPREAD ** 2)
-            floor = torch.tensor(OFF_CENTRE_LOG_PRIOR, device=self.device)[:, None, None]
-            position = torch.logaddexp(bump[None], floor)  # (S, h, w) centre bias
-            log_prior = torch.tensor(OBJECT_SCALE_LOG_PRIOR, device=self.device)[:, None, None] + position
-            self._objects[key] = (torch.fft.rfft2(templates), (templates ** 2).sum((1, 2, 3)), log_prior)
+            fill = self._render_means(appearance, height, width)[0]  # (C, h, w)
+            backdrop = self.backdrop_latent(height).expand(-1, -1, width).contiguous()
+            self._objects[key] = build_object_prior(fill, backdrop, shape, height, width)
             if len(self._objects) > 64:
                 self._objects.popitem(last=False)
         return self._objects[key]
-
-    def _object_x0(self, x: Tensor, alpha: Tensor, var: Tensor, gain: Tensor, appearance: Tensor,
-                   shape: Tensor) -> Tensor:
-        # One row (C, h, w). With y = x_t − α B, log r_{s,p} = α <y, roll_p T_s> / var − α² ‖T_s‖² / (2 var)
-        # + log π_{s,p} (‖B + roll_p T_s‖² does not depend on p), and Σ r_{s,p} roll_p T_s is r_s convolved
-        # with T_s: one cross-correlation and one convolution per scale, both by FFT over the circular frame.
-        # The FFTs always see one row's shapes, so their rounding cannot depend on the batch.
-        h, w = x.shape[-2:]
-        backdrop = self.backdrop_latent()[:, None, None]  # (C, 1, 1)
-        spectra, norms, log_prior = self.object_templates(appearance, shape, h, w)
-        y = torch.fft.rfft2(x - alpha * backdrop)  # (C, h, w')
-        product = y[None] * spectra.conj()  # (S, C, h, w')
-        summed = product[:, 0]
-        for c in range(1, product.shape[1]):  # a fixed-order sum over the channels
-            summed = summed + product[:, c]
-        corr = torch.fft.irfft2(summed, s=(h, w))  # (S, h, w)
-        logits = alpha * corr / var - alpha * alpha * norms[:, None, None] / (2 * var) + log_prior
-        r = torch.softmax(logits.flatten(), 0).view_as(logits)  # posterior over (scale, position)
-        placed_spectra = torch.fft.rfft2(r)[:, None] * spectra  # (S, C, h, w')
-        mixed = placed_spectra[0]
-        for scale in range(1, placed_spectra.shape[0]):
-            mixed = mixed + placed_spectra[scale]
-        placed = torch.fft.irfft2(mixed, s=(h, w))  # (C, h, w)
-        return (1 - gain * alpha) * (backdrop + placed) + gain * x
 
     def encode_images(self, images: Tensor) -> Tensor:
         small = F.avg_pool2d(images.float().to(self.device), self.scale_factor)
