@@ -138,7 +138,8 @@ def test_labels_are_sent_as_zlib_compressed_uint8_whatever_the_array_dtype():
 
 
 def test_decoded_labels_keep_the_canvas_shape_and_refuse_missing_or_extra_pixels():
-    assert decode_labels(b"", 4, 3).shape == (3, 4) and not decode_labels(b"", 4, 3).any()
+    empty = decode_labels(b"", 4, 3)
+    assert empty.shape == (3, 4) and empty.dtype == np.uint8 and not empty.any()
     with pytest.raises(ProtocolError, match=r"label map has 11 pixels, the 4x3 canvas needs 12"):
         decode_labels(zlib.compress(bytes(11)), 4, 3)
     with pytest.raises(ProtocolError, match=r"label map inflates past the 4x3 canvas \(12 pixels\)"):

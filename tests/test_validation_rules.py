@@ -203,5 +203,34 @@ def test_json_nested_past_the_limit_is_refused_naming_the_field():
     check_json_depth(deep, max_depth=6)
     check_json_depth({"a": deep}, max_depth=7)
     error = refused(check_json_depth, deep, "scene.json", max_depth=5)
-    assert str(error).startswith("scene.json: nested more than 5 levels deep;") and error.field == "scene.json"
+    assert str(error) == ("scene.json: nested more than 5 levels deep; a scene file is a few levels of objects and "
+                          "lists, so this is not a scene (or it is corrupt)") and error.field == "scene.json"
     assert refused(check_json_depth, {"a": {"b": {}}}, max_depth=2).field == "scene"
+
+
+# -- describing a refused value -------------------------------------------------------------------------------
+
+def _no_repr(self) -> str:
+    raise RuntimeError("no repr")
+
+
+# reprlib guards ordinary objects' reprs itself, but calls an int's repr unguarded: an int subclass (named
+# int, as reprlib dispatches on the type's name) whose repr fails reaches describe()'s own guard.
+_BrokenRepr = type("int", (int,), {"__repr__": _no_repr})
+
+
+def test_a_value_is_described_by_a_short_repr_and_its_type_even_when_its_repr_fails():
+    assert describe("7") == "'7' (str)"
+    assert describe(_BrokenRepr(3)) == "<unprintable> (int)"
+    assert validation.short_repr(_BrokenRepr(3)) == "<unprintable>"
+
+
+@pytest.mark.parametrize("value, text", [("a (b) (c)", "'a (b) (c)'"), (3, "3"), ([1, 2], "[1, 2]"), (None, "None")])
+def test_the_short_repr_is_the_describe_text_without_the_type(value, text):
+    assert validation.short_repr(value) == text
+
+
+def test_a_near_miss_is_suggested_and_a_far_one_is_not():
+    assert validation.did_you_mean("promt", ["prompt", "negative_prompt", "seed"]) == " (did you mean 'prompt'?)"
+    assert validation.did_you_mean("zzzz", ["prompt", "seed"]) == ""
+    assert validation.did_you_mean(12, []) == ""
