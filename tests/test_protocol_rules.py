@@ -149,3 +149,10 @@ def test_decoded_labels_keep_the_canvas_shape_and_refuse_missing_or_extra_pixels
     assert decode_labels(zlib.compress(bytes([2] * 12)), 4, 3, max_label=2).max() == 2
     with pytest.raises(ProtocolError, match=r"label map is not zlib data \("):
         decode_labels(b"not zlib", 4, 3)
+
+
+def test_an_absent_optional_field_does_not_end_the_check_of_the_fields_after_it():
+    fields = (protocol.Field("note", "str", "", optional=True), protocol.Field("count", "uint", ""))
+    with pytest.raises(ProtocolError, match="'probe' message needs a non-negative integer 'count', got nothing"):
+        protocol._checked("probe", {}, fields)
+    assert protocol._checked("probe", {"count": 2}, fields) == {"kind": "probe", "count": 2}

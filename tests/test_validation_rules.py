@@ -234,3 +234,56 @@ def test_a_near_miss_is_suggested_and_a_far_one_is_not():
     assert validation.did_you_mean("promt", ["prompt", "negative_prompt", "seed"]) == " (did you mean 'prompt'?)"
     assert validation.did_you_mean("zzzz", ["prompt", "seed"]) == ""
     assert validation.did_you_mean(12, []) == ""
+
+
+# -- devices (CUDA and MPS faked: the rules must hold on any machine) -------------------------------------------
+
+@pytest.fixture
+def torch_without_gpus(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    if getattr(torch.backends, "mps", None) is not None:
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    return torch
+
+
+def test_a_device_is_normalised_and_names_its_field_by_default(torch_without_gpus):
+    torch = torch_without_gpus
+    assert validation.as_device(" CPU ") == "cpu" and validation.as_device(torch.device("cpu")) == "cpu"
+    assert validation.as_device("Auto") == "auto"
+    error = refused(validation.as_device, "nonsense")
+    assert str(error) == "device: unknown device 'nonsense'; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+    assert error.field == "device"
+    assert refused(validation.as_device, "c" * 65).field == "device"
+    assert type(refused(validation.as_device, "nonsense", error=SceneError)) is SceneError
+
+
+def test_cuda_is_refused_saying_why_when_it_is_missing(torch_without_gpus, monkeypatch):
+    torch = torch_without_gpus
+    monkeypatch.setattr(torch.version, "cuda", None)
+    assert str(refused(validation.as_device, "cuda", "--device")) == (
+        "--device: 'cuda' requested but CUDA is not available here (this torch build has no CUDA support); use "
+        "'cpu' (or 'auto', which picks the best available device)")
+    monkeypatch.setattr(torch.version, "cuda", "12.1")
+    assert "(no CUDA GPU is visible)" in str(refused(validation.as_device, "cuda:0"))
+
+
+def test_a_cuda_index_must_exist(torch_without_gpus, monkeypatch):
+    torch = torch_without_gpus
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert validation.as_device("cuda") == "cuda" and validation.as_device("CUDA:1") == "cuda:1"
+    error = refused(validation.as_device, "cuda:2", "--device")
+    assert str(error) == ("--device: 'cuda:2' requested but this machine has 2 CUDA device(s) (cuda:0..cuda:1)")
+    assert error.field == "--device"
+
+
+def test_mps_is_refused_where_it_is_missing_and_other_types_are_not_supported(torch_without_gpus):
+    error = refused(validation.as_device, "mps")
+    assert str(error) == "device: 'mps' requested but Apple MPS is not available here; use 'cpu' or 'auto'"
+    assert error.field == "device"
+    error = refused(validation.as_device, "meta")
+    assert str(error) == "device: device type 'meta' is not supported; use 'auto', 'cpu', 'cuda' or 'mps'"
+    assert error.field == "device"
