@@ -256,7 +256,10 @@ def test_a_device_is_normalised_and_names_its_field_by_default(torch_without_gpu
     error = refused(validation.as_device, "nonsense")
     assert str(error) == "device: unknown device 'nonsense'; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
     assert error.field == "device"
-    assert refused(validation.as_device, "c" * 65).field == "device"
+    too_long = refused(validation.as_device, "c" * 65, error=SceneError)
+    assert type(too_long) is SceneError and too_long.field == "device"
+    assert str(too_long) == "device is 65 characters long, more than the 64 allowed; shorten it"
+    assert "unknown device" in str(refused(validation.as_device, "c" * 64))
     assert type(refused(validation.as_device, "nonsense", error=SceneError)) is SceneError
 
 
