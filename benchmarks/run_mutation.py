@@ -2,12 +2,14 @@
 
     python benchmarks/run_mutation.py                       # every module in [tool.mutmut] only_mutate
     python benchmarks/run_mutation.py engine.masks images   # only these modules' mutants
+    python benchmarks/run_mutation.py --pending images      # only what is unchecked or survived (after new tests)
     python benchmarks/run_mutation.py --report-only         # summarise the last run (mutants/*.meta)
 
 mutmut (pinned in the test extras) copies the package to mutants/ (gitignored), mutates the files listed
 in pyproject.toml's [tool.mutmut] only_mutate, runs the listed fast test files once instrumented to learn
-which tests call which function, then runs each mutant against only those tests. Results are cached in
-mutants/: a rerun only retests functions that changed. Show one mutant with ``mutmut show NAME``.
+which tests call which function, then runs each mutant against only those tests, its own module's test files first and fastest first
+(``test_order``). Results are kept in mutants/, but mutmut retests every mutant a module pattern names:
+``--pending`` names only the unchecked and surviving ones. Show one mutant with ``mutmut show NAME``.
 The summary (markdown, per module) goes to stdout; benchmarks/results/mutation.md is written by hand
 from it, with notes on every survivor.
 """
@@ -30,8 +32,23 @@ KILLED = {1: "killed", 3: "killed", 36: "timeout", -24: "timeout", 24: "timeout"
 OTHER = {0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", None: "not checked"}
 
 
-def run_mutmut(modules: list[str], children: int) -> int:
-    names = [f"{PACKAGE}.{module}.*" for module in modules]
+def pending_mutants(modules: list[str], survivors_too: bool) -> list[str]:
+    """The modules' mutants the last runs left unchecked (and, with ``survivors_too``, those that survived).
+
+    mutmut reruns every mutant a pattern names, so after a first run the explicit names are what keeps a
+    rerun to the work left (new tests count: a survivor named here is tested again with them).
+    """
+    wanted = {None} | ({0, 5, 33} if survivors_too else set())
+    names = []
+    for meta in sorted((ROOT / "mutants" / PACKAGE).rglob("*.py.meta")):
+        for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            if code in wanted and any(key.startswith(f"{PACKAGE}.{module}.") for module in modules):
+                names.append(key)
+    return names
+
+
+def run_mutmut(modules: list[str], children: int, names: list[str] | None = None) -> int:
+    names = names or [f"{PACKAGE}.{module}.*" for module in modules]
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     env.pop("PYTHONPATH", None)  # mutmut puts mutants/ first itself; the real package must not shadow it
     return subprocess.call([sys.executable, __file__, "--exec-mutmut", "run", "--max-children", str(children),
@@ -127,10 +144,16 @@ def main() -> int:
     parser.add_argument("modules", nargs="*", help="modules under semanticdraw_widgets, e.g. engine.masks images")
     parser.add_argument("--children", type=int, default=2, help="mutants tested at once (default 2: a 2-core box)")
     parser.add_argument("--report-only", action="store_true", help="only summarise the last run")
+    parser.add_argument("--pending", action="store_true",
+                        help="only the mutants the last runs left unchecked, and the survivors (with new tests)")
     args = parser.parse_args()
+    modules = args.modules or ["engine", "runtime", "validation", "fields", "widgets.protocol", "images"]
     if not args.report_only:
-        run_mutmut(args.modules or ["engine", "runtime", "validation", "fields", "widgets.protocol", "images"],
-                   args.children)
+        names = pending_mutants(modules, survivors_too=True) if args.pending else None
+        if args.pending and not names:
+            print("nothing pending")
+        else:
+            run_mutmut(modules, args.children, names)
     print(summarise(args.modules))
     return 0
 
