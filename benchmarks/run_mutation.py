@@ -7,8 +7,8 @@
 
 mutmut (pinned in the test extras) copies the package to mutants/ (gitignored), mutates the files listed
 in pyproject.toml's [tool.mutmut] only_mutate, runs the listed fast test files once instrumented to learn
-which tests call which function, then runs each mutant against only those tests, its own module's test files first and fastest first
-(``test_order``). Results are kept in mutants/, but mutmut retests every mutant a module pattern names:
+which tests call which function, then runs each mutant against only those tests, its own module's test
+files first and fastest first (``test_order``). Results are kept in mutants/, but mutmut retests every mutant a module pattern names:
 ``--pending`` names only the unchecked and surviving ones. Show one mutant with ``mutmut show NAME``.
 The summary (markdown, per module) goes to stdout; benchmarks/results/mutation.md is written by hand
 from it, with notes on every survivor.
