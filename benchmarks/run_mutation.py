@@ -2,14 +2,16 @@
 
     python benchmarks/run_mutation.py                       # every module in [tool.mutmut] only_mutate
     python benchmarks/run_mutation.py engine.masks images   # only these modules' mutants
-    python benchmarks/run_mutation.py --pending images      # only what is unchecked or survived (after new tests)
+    python benchmarks/run_mutation.py --pending images      # only the mutants not checked yet
+    python benchmarks/run_mutation.py --recheck images      # only the survivors (after new tests)
     python benchmarks/run_mutation.py --report-only         # summarise the last run (mutants/*.meta)
 
 mutmut (pinned in the test extras) copies the package to mutants/ (gitignored), mutates the files listed
 in pyproject.toml's [tool.mutmut] only_mutate, runs the listed fast test files once instrumented to learn
 which tests call which function, then runs each mutant against only those tests, its own module's test
-files first and fastest first (``test_order``). Results are kept in mutants/, but mutmut retests every mutant a module pattern names:
-``--pending`` names only the unchecked and surviving ones. Show one mutant with ``mutmut show NAME``.
+files first and fastest first (``test_order``). Results are kept in mutants/, but mutmut retests every
+mutant a module pattern names: ``--pending`` names only the unchecked ones, ``--recheck`` only the
+survivors. Show one mutant with ``mutmut show NAME``.
 The summary (markdown, per module) goes to stdout; benchmarks/results/mutation.md is written by hand
 from it, with notes on every survivor.
 """
@@ -32,13 +34,13 @@ KILLED = {1: "killed", 3: "killed", 36: "timeout", -24: "timeout", 24: "timeout"
 OTHER = {0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", None: "not checked"}
 
 
-def pending_mutants(modules: list[str], survivors_too: bool) -> list[str]:
-    """The modules' mutants the last runs left unchecked (and, with ``survivors_too``, those that survived).
+def pending_mutants(modules: list[str], survivors: bool) -> list[str]:
+    """The modules' mutants the last runs left unchecked (or, with ``survivors``, those that survived).
 
     mutmut reruns every mutant a pattern names, so after a first run the explicit names are what keeps a
     rerun to the work left (new tests count: a survivor named here is tested again with them).
     """
-    wanted = {None} | ({0, 5, 33} if survivors_too else set())
+    wanted = {0, 5, 33} if survivors else {None}
     names = []
     for meta in sorted((ROOT / "mutants" / PACKAGE).rglob("*.py.meta")):
         for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
@@ -144,13 +146,13 @@ def main() -> int:
     parser.add_argument("modules", nargs="*", help="modules under semanticdraw_widgets, e.g. engine.masks images")
     parser.add_argument("--children", type=int, default=2, help="mutants tested at once (default 2: a 2-core box)")
     parser.add_argument("--report-only", action="store_true", help="only summarise the last run")
-    parser.add_argument("--pending", action="store_true",
-                        help="only the mutants the last runs left unchecked, and the survivors (with new tests)")
+    parser.add_argument("--pending", action="store_true", help="only the mutants the last runs left unchecked")
+    parser.add_argument("--recheck", action="store_true", help="only the last runs' survivors (after new tests)")
     args = parser.parse_args()
     modules = args.modules or ["engine", "runtime", "validation", "fields", "widgets.protocol", "images"]
     if not args.report_only:
-        names = pending_mutants(modules, survivors_too=True) if args.pending else None
-        if args.pending and not names:
+        names = pending_mutants(modules, survivors=args.recheck) if args.pending or args.recheck else None
+        if (args.pending or args.recheck) and not names:
             print("nothing pending")
         else:
             run_mutmut(modules, args.children, names)
