@@ -266,6 +266,7 @@ def test_a_device_is_normalised_and_names_its_field_by_default(torch_without_gpu
 def test_cuda_is_refused_saying_why_when_it_is_missing(torch_without_gpus, monkeypatch):
     torch = torch_without_gpus
     monkeypatch.setattr(torch.version, "cuda", None)
+    assert refused(validation.as_device, "cuda", "--device").field == "--device"
     assert str(refused(validation.as_device, "cuda", "--device")) == (
         "--device: 'cuda' requested but CUDA is not available here (this torch build has no CUDA support); use "
         "'cpu' (or 'auto', which picks the best available device)")
@@ -290,3 +291,11 @@ def test_mps_is_refused_where_it_is_missing_and_other_types_are_not_supported(to
     error = refused(validation.as_device, "meta")
     assert str(error) == "device: device type 'meta' is not supported; use 'auto', 'cpu', 'cuda' or 'mps'"
     assert error.field == "device"
+
+
+def test_mps_is_taken_where_it_is_available(torch_without_gpus, monkeypatch):
+    torch = torch_without_gpus
+    if getattr(torch.backends, "mps", None) is None:
+        pytest.skip("this torch has no torch.backends.mps")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert validation.as_device("MPS") == "mps"
