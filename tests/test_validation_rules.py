@@ -299,3 +299,39 @@ def test_mps_is_taken_where_it_is_available(torch_without_gpus, monkeypatch):
         pytest.skip("this torch has no torch.backends.mps")
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
     assert validation.as_device("MPS") == "mps"
+
+
+# -- the sampling options shared by generate, Stream and Session ------------------------------------------------
+
+class _Backend:
+    """Just what check_run_options reads: make_schedule, and the sampler's steps range."""
+
+    def __init__(self, steps_range):
+        self._range = steps_range
+
+    def make_schedule(self, steps):
+        return None
+
+    def steps_range(self):
+        return self._range
+
+
+def test_the_run_options_default_to_the_tables_defaults():
+    assert validation.check_run_options(_Backend((1, 1000, None)), steps=4) == {
+        "steps": 4, "guidance_scale": None, "bootstrap_steps": 1, "mask_mode": "continuous", "cover_alpha": 0.0}
+    for name in ("bootstrap_steps", "mask_mode", "cover_alpha"):
+        assert fields.field(name).default == validation.check_run_options(_Backend((1, 1000, None)), steps=4)[name]
+
+
+def test_the_steps_message_names_the_sampler_only_when_there_is_one():
+    error = refused(validation.check_run_options, _Backend((1, 1000, None)), steps=1001)
+    assert str(error) == "steps must be an integer between 1 and 1000, got 1001" and error.field == "steps"
+    error = refused(validation.check_run_options, _Backend((1, 50, "lcm")), steps=51)
+    assert str(error) == "steps must be an integer between 1 and 50 (the lcm sampler's range), got 51"
+
+
+def test_something_that_is_not_a_backend_is_refused_naming_the_backend():
+    error = refused(validation.check_run_options, "toy", steps=4, error=SceneError)
+    assert type(error) is SceneError and error.field == "backend"
+    assert str(error) == ("backend must be a Backend such as semanticdraw_widgets.load_backend('toy'), "
+                          "got 'toy' (str)")
