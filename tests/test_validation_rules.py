@@ -335,3 +335,19 @@ def test_something_that_is_not_a_backend_is_refused_naming_the_backend():
     assert type(error) is SceneError and error.field == "backend"
     assert str(error) == ("backend must be a Backend such as semanticdraw_widgets.load_backend('toy'), "
                           "got 'toy' (str)")
+
+
+def test_the_backends_own_steps_range_is_applied_at_both_ends():
+    backend = _Backend((2, 8, "fancy"))
+    assert validation.check_run_options(backend, steps=2)["steps"] == 2
+    for steps in (1, 9):
+        assert str(refused(validation.check_run_options, backend, steps=steps)) == (
+            f"steps must be an integer between 2 and 8 (the fancy sampler's range), got {steps}")
+
+
+@pytest.mark.parametrize("option, value", [("steps", 0), ("guidance_scale", 21), ("bootstrap_steps", -1),
+                                           ("mask_mode", "soft"), ("cover_alpha", 1.5)])
+def test_each_run_option_is_refused_with_the_callers_error_class(option, value):
+    options = {"steps": 4, option: value}
+    error = refused(validation.check_run_options, _Backend((1, 1000, None)), error=SceneError, **options)
+    assert type(error) is SceneError and error.field == option
