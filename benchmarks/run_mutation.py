@@ -2,12 +2,16 @@
 
     python benchmarks/run_mutation.py                       # every module in [tool.mutmut] only_mutate
     python benchmarks/run_mutation.py engine.masks images   # only these modules' mutants
+    python benchmarks/run_mutation.py --pending images      # only the mutants not checked yet
+    python benchmarks/run_mutation.py --recheck images      # only the survivors (after new tests)
     python benchmarks/run_mutation.py --report-only         # summarise the last run (mutants/*.meta)
 
 mutmut (pinned in the test extras) copies the package to mutants/ (gitignored), mutates the files listed
 in pyproject.toml's [tool.mutmut] only_mutate, runs the listed fast test files once instrumented to learn
-which tests call which function, then runs each mutant against only those tests. Results are cached in
-mutants/: a rerun only retests functions that changed. Show one mutant with ``mutmut show NAME``.
+which tests call which function, then runs each mutant against only those tests, its own module's test
+files first and fastest first (``test_order``). Results are kept in mutants/, but mutmut retests every
+mutant a module pattern names: ``--pending`` names only the unchecked ones, ``--recheck`` only the
+survivors. Show one mutant with ``mutmut show NAME``.
 The summary (markdown, per module) goes to stdout; benchmarks/results/mutation.md is written by hand
 from it, with notes on every survivor.
 """
@@ -30,12 +34,99 @@ KILLED = {1: "killed", 3: "killed", 36: "timeout", -24: "timeout", 24: "timeout"
 OTHER = {0: "survived", 5: "no tests", 33: "no tests", 34: "skipped", None: "not checked"}
 
 
-def run_mutmut(modules: list[str], children: int) -> int:
-    names = [f"{PACKAGE}.{module}.*" for module in modules]
+def pending_mutants(modules: list[str], survivors: bool) -> list[str]:
+    """The modules' mutants the last runs left unchecked (or, with ``survivors``, those that survived).
+
+    mutmut reruns every mutant a pattern names, so after a first run the explicit names are what keeps a
+    rerun to the work left (new tests count: a survivor named here is tested again with them).
+    """
+    wanted = {0, 5, 33} if survivors else {None}
+    names = []
+    for meta in sorted((ROOT / "mutants" / PACKAGE).rglob("*.py.meta")):
+        for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            if code in wanted and any(key.startswith(f"{PACKAGE}.{module}.") for module in modules):
+                names.append(key)
+    return names
+
+
+def run_mutmut(modules: list[str], children: int, names: list[str] | None = None) -> int:
+    names = names or [f"{PACKAGE}.{module}.*" for module in modules]
     env = dict(os.environ, HF_HUB_OFFLINE="1")
     env.pop("PYTHONPATH", None)  # mutmut puts mutants/ first itself; the real package must not shadow it
-    return subprocess.call([sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *names],
-                           cwd=ROOT, env=env)
+    return subprocess.call([sys.executable, __file__, "--exec-mutmut", "run", "--max-children", str(children),
+                            *names], cwd=ROOT, env=env)
+
+
+# The test files that test a module directly, tried first for its mutants (the default is every test file whose
+# name holds the module's own name: engine.masks -> tests/test_masks.py, tests/test_rules_masks.py ...).
+FOCUSED_TESTS = {
+    "fields": ("test_fields", "test_validation_rules"),
+    "validation": ("test_validation",),
+    "widgets.protocol": ("test_protocol",),
+    "runtime.core": ("test_session_core", "test_rules_runtime"),
+    "runtime.flow": ("test_session_core", "test_rules_runtime"),
+    "runtime.session": ("test_session", "test_rules_runtime"),
+    "images": ("test_images", "test_rules_images"),
+    "engine.masks": ("test_masks", "test_rules_engine"),
+    "engine.regional": ("test_regional", "test_rules_engine"),
+    "engine.plan": ("test_rules_engine", "test_generate_toy", "test_pruning"),
+    "engine.pruning": ("test_pruning",),
+    "engine.stream": ("test_stream",),
+    "engine.trace": ("test_trace",),
+}
+
+
+def is_focused(mutant_name: str, test: str) -> bool:
+    """Whether ``test`` is in one of the test files of the mutated module (see FOCUSED_TESTS)."""
+    module = mutant_name.split(".x_")[0].split(".xǁ")[0].removeprefix(f"{PACKAGE}.")
+    focused = FOCUSED_TESTS.get(module, (f"test_{module.rsplit('.', 1)[-1]}",))
+    return test.split("::", 1)[0].rsplit("/", 1)[-1].startswith(focused)
+
+
+def test_order(mutant_name: str, tests: list[str], durations: dict[str, float]) -> list[str]:
+    """The mutant's tests, those of its module's own test files first, each group fastest first."""
+    return sorted(tests, key=lambda test: (not is_focused(mutant_name, test), durations.get(test, 0.0), test))
+
+
+def exec_mutmut(argv: list[str]) -> None:
+    """``mutmut argv...`` with each mutant's own module's tests first, fastest first (see ``test_order``).
+
+    mutmut hands pytest a mutant's tests in set order and stops at the first failure (``-x``), so a mutant
+    that only the quick unit tests kill used to wait behind hundreds of toy generates and subprocess tests
+    (a checker such as ``check_field`` is called by 330 tests). The same tests run either way and a
+    survivor still runs all of them; only the order changes, which the suite allows (it passes in any
+    order). Measured on the shared 2-core machine: see benchmarks/results/mutation.md.
+    """
+    from mutmut.__main__ import cli
+    from mutmut.runners.harness import PytestRunner
+    from mutmut.state import state
+    from mutmut.workers.isolation import ForkServerRunner
+
+    submit = ForkServerRunner.submit
+
+    def fastest_first(self, mutant_name, tests, cpu_time_limit, estimated_time):  # noqa: ANN001, ANN202
+        ordered = test_order(mutant_name, tests, state().duration_by_test)
+        return submit(self, mutant_name, ordered, cpu_time_limit, estimated_time)
+
+    ForkServerRunner.submit = fastest_first
+
+    run_tests = PytestRunner.run_tests
+
+    def focused_first(self, *, mutant_name, tests):  # noqa: ANN001, ANN202
+        # pytest collects every test it is given before running the first, and on this shared machine that
+        # collection (330 tests for a checker) cost more than the test that kills the mutant. So the module's
+        # own test files run alone first; only a mutant they all pass runs the rest of its tests.
+        tests = list(tests)
+        focused = [test for test in tests if is_focused(mutant_name or "", test)]
+        if not focused or len(focused) == len(tests):
+            return run_tests(self, mutant_name=mutant_name, tests=tests)
+        exit_code = run_tests(self, mutant_name=mutant_name, tests=focused)
+        if exit_code != 0:
+            return exit_code
+        return run_tests(self, mutant_name=mutant_name, tests=[test for test in tests if test not in focused])
+
+    PytestRunner.run_tests = focused_first
+    cli(args=argv, prog_name="mutmut")
 
 
 def summarise(modules: list[str]) -> str:
@@ -66,14 +157,23 @@ def summarise(modules: list[str]) -> str:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--exec-mutmut"]:
+        exec_mutmut(sys.argv[2:])
+        return 0
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", help="modules under semanticdraw_widgets, e.g. engine.masks images")
     parser.add_argument("--children", type=int, default=2, help="mutants tested at once (default 2: a 2-core box)")
     parser.add_argument("--report-only", action="store_true", help="only summarise the last run")
+    parser.add_argument("--pending", action="store_true", help="only the mutants the last runs left unchecked")
+    parser.add_argument("--recheck", action="store_true", help="only the last runs' survivors (after new tests)")
     args = parser.parse_args()
+    modules = args.modules or ["engine", "runtime", "validation", "fields", "widgets.protocol", "images"]
     if not args.report_only:
-        run_mutmut(args.modules or ["engine", "runtime", "validation", "fields", "widgets.protocol", "images"],
-                   args.children)
+        names = pending_mutants(modules, survivors=args.recheck) if args.pending or args.recheck else None
+        if (args.pending or args.recheck) and not names:
+            print("nothing pending")
+        else:
+            run_mutmut(modules, args.children, names)
     print(summarise(args.modules))
     return 0
 

@@ -31,8 +31,8 @@ from typing import Any
 
 from .samplers import ALL_SAMPLERS, TRAIN_TIMESTEPS
 
-__all__ = ["Field", "FIELDS", "field", "MAX_TEXT_LENGTH", "MAX_BRUSHES", "MAX_SEED", "MIN_SIDE", "MAX_SIDE",
-           "SIDE_MULTIPLE", "MAX_BLUR", "BRUSH_DEFAULTS", "BRUSH_LIMITS", "GUIDANCE_LIMITS", "STEPS_CHOICES",
+__all__ = ["Field", "FIELDS", "field", "range_text", "MAX_TEXT_LENGTH", "MAX_BRUSHES", "MAX_SEED", "MIN_SIDE",
+           "MAX_SIDE", "SIDE_MULTIPLE", "MAX_BLUR", "BRUSH_DEFAULTS", "BRUSH_LIMITS", "GUIDANCE_LIMITS", "STEPS_CHOICES",
            "LORA_SCALE_LIMITS", "MASK_MODES", "METHODS"]
 
 KINDS = ("int", "float", "bool", "text", "choice", "color", "count")
@@ -60,15 +60,21 @@ class Field:
 
     def range_text(self) -> str:
         """The range as the messages and the docs write it: ``between 0 and 20``, ``>= 1``."""
-        hi = self.max_text or (None if self.max is None else _number(self.max))
-        lo = None if self.min is None else _number(self.min)
-        if lo is not None and hi is not None:
-            return f"between {lo} and {hi}"
-        if lo is not None:
-            return f">= {lo}"
-        if hi is not None:
-            return f"<= {hi}"
-        return ""
+        return range_text(self.min, self.max, max_text=self.max_text)
+
+
+def range_text(lo: float | None, hi: float | None, *, max_text: str = "") -> str:
+    """``between lo and hi``, ``>= lo``, ``<= hi`` or ``""``: the one way every message and doc writes a range
+    (validation.py's checkers use it for ranges narrowed at run time, e.g. the sampler's steps)."""
+    high = max_text or (None if hi is None else _number(hi))
+    low = None if lo is None else _number(lo)
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    if low is not None:
+        return f">= {low}"
+    if high is not None:
+        return f"<= {high}"
+    return ""
 
 
 def _number(value: float) -> str:

@@ -215,7 +215,8 @@ def mask_from_pil(image: Image.Image, field: str = "mask") -> np.ndarray:
     if mode == "P" and "transparency" in image.info:
         image, mode = _converted(image, "RGBA", field), "RGBA"
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        return _from_uint8(np.asarray(image.getchannel("A")))
+        # the alpha band is the mode's last letter: "A", or "a" in the premultiplied RGBa and La
+        return _from_uint8(np.asarray(image.getchannel(mode[-1])))
     if mode == "1":
         return np.asarray(image, dtype=bool).astype(np.float32)
     if mode != "L":

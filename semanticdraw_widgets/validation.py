@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from .fields import Field, field as table_field
+from .fields import Field, field as table_field, range_text
 from .samplers import steps_range
 
 __all__ = ["ValidationError", "SceneError", "describe", "is_int", "is_number", "as_int", "as_float", "as_bool",
@@ -96,16 +96,9 @@ def is_number(value: Any) -> bool:
 
 
 def _range_text(lo: float | None, hi: float | None, text: str | None = None) -> str:
-    if text is not None:
-        return f" {text}" if text else ""
-    lo, hi = (None if v is None else int(v) if float(v).is_integer() and abs(v) < 2**53 else v for v in (lo, hi))
-    if lo is not None and hi is not None:
-        return f" between {lo:g} and {hi:g}"
-    if lo is not None:
-        return f" >= {lo:g}"
-    if hi is not None:
-        return f" <= {hi:g}"
-    return ""
+    """The range as appended to ``"... must be an integer"``: the field table's wording, or ``text`` verbatim."""
+    written = range_text(lo, hi) if text is None else text
+    return f" {written}" if written else ""
 
 
 def as_int(value: Any, field: str, *, min: int | None = None, max: int | None = None, why: str = "",

@@ -94,3 +94,55 @@ def test_an_ack_that_frees_no_slot_keeps_the_waiting_frame_back():
 def test_the_test_images_have_the_modes_they_claim():
     assert image_i([[0]]).mode == "I" and Image.fromarray(np.array([[0]], np.uint16)).mode == "I;16"
     assert Image.fromarray(np.array([[0.0]], np.float32)).mode == "F"
+
+
+def _two_pixels(mode):
+    """A 2x1 image of `mode` whose left pixel is black and opaque and whose right one is white and transparent."""
+    base = Image.new("RGBA", (2, 1))
+    base.putpixel((0, 0), (0, 0, 0, 255))
+    base.putpixel((1, 0), (255, 255, 255, 0))
+    if mode == "La":  # (Pillow's RGBA -> La conversion drops the alpha; LA -> La keeps it)
+        return base.convert("LA").convert("La")
+    return base if mode == "RGBA" else base.convert(mode)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "PA", "RGBa", "La"])
+def test_a_mask_with_an_alpha_channel_is_its_alpha(mode):
+    """RGBa and La (premultiplied) name their alpha band "a": reading band "A" raised a bare ValueError."""
+    image = _two_pixels(mode)
+    assert image.mode == mode
+    mask = mask_from_pil(image)
+    assert mask.dtype == np.float32 and mask.tolist() == [[1.0, 0.0]], f"{mode}: alpha, not luminance"
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK", "P"])
+def test_a_mask_without_alpha_is_its_luminance(mode):
+    image = Image.new("RGB", (2, 1))
+    image.putpixel((1, 0), (255, 255, 255))
+    image = image if mode == "RGB" else image.convert(mode)
+    mask = mask_from_pil(image)
+    assert mask.dtype == np.float32 and mask.shape == (1, 2)
+    np.testing.assert_allclose(mask, [[0.0, 1.0]], atol=1 / 255)
+
+
+def test_a_one_bit_mask_is_zero_or_one_in_float32():
+    image = Image.new("1", (3, 1))
+    image.putpixel((1, 0), 1)
+    mask = mask_from_pil(image)
+    assert mask.dtype == np.float32 and mask.tolist() == [[0.0, 1.0, 0.0]]
+
+
+def test_eight_bit_values_are_divided_by_255_exactly():
+    image = Image.fromarray(np.array([[0, 51, 128, 255]], np.uint8))
+    assert mask_from_pil(image).tolist() == (np.array([[0, 51, 128, 255]], np.float32) / np.float32(255)).tolist()
+    picture = rgb_from_pil(image)
+    assert picture.dtype == np.float32 and picture.shape == (1, 4, 3)
+    assert picture[0, :, 0].tolist() == mask_from_pil(image)[0].tolist()
+
+
+def test_a_16_bit_picture_is_grey_divided_by_65535():
+    image = Image.fromarray(np.array([[0, 13107, 65535]], np.uint16))
+    picture = rgb_from_pil(image)
+    assert picture.dtype == np.float32 and picture.shape == (1, 3, 3)
+    np.testing.assert_allclose(picture[0], [[0.0] * 3, [0.2] * 3, [1.0] * 3], rtol=1e-6)
+    np.testing.assert_allclose(mask_from_pil(image), [[0.0, 0.2, 1.0]], rtol=1e-6)

@@ -346,3 +346,82 @@ def test_a_tick_that_lands_after_stop_is_not_lost_on_restart():
     assert h.stream.model_calls == calls, "picking the frame up again costs no model call"
     assert h.core.status.state == "idle" and h.core.status.converged
     assert frames[-1].frame is last, "the view gets the finished picture"
+
+
+def test_fps_counts_the_ticks_of_the_last_second_while_streaming():
+    """Ticks 0.25 s apart make 4 frames per second; a tick older than a second no longer counts; idle says 0."""
+    h = started(Harness(steps=10))
+    for expected in (0.0, 4.0, 4.0, 4.0, 4.0, 4.0):
+        assert h.run(limit=1) == 1
+        assert h.core.status.state == "streaming" and h.core.status.fps == expected
+        h.now += 0.25
+    h.now += 0.75  # the next tick comes a second after the last: only those two count
+    assert h.run(limit=1) == 1 and h.core.status.fps == 1.0
+    h.now += 1.0 / 3.0
+    assert h.run(limit=1) == 1 and h.core.status.fps == 3.0
+    h.run()
+    assert h.core.status.state == "idle" and h.core.status.fps == 0.0
+
+
+class AwayEngine(ToyBackend):
+    """Fails like serve/client.py's engine-away error while `failures` is positive; `retry_after` is given."""
+
+    def __init__(self, retry_after):
+        super().__init__()
+        self.failures, self.retry_after = 0, retry_after
+
+    def encode_prompts(self, prompts):
+        if self.failures > 0:
+            self.failures -= 1
+            error = RuntimeError("the engine is away (simulated)")
+            error.retry_after = self.retry_after
+            raise error
+        return super().encode_prompts(prompts)
+
+
+def away(retry_after):
+    """A harness whose first picture is done and whose next edit met an engine that is away."""
+    h = started(Harness(AwayEngine(retry_after), steps=2))
+    h.run()
+    h.backend.failures = 1
+    h.core.update(scene("blue"))
+    h.run()
+    return h
+
+
+@pytest.mark.parametrize("retry_after", [0, 2.5])
+def test_an_error_that_says_when_to_retry_is_retried_then_without_an_update(retry_after):
+    h = away(retry_after)
+    assert h.core.status.state == "error" and h.run() == 0
+    assert h.core.next_deadline(h.now) == pytest.approx(h.now + retry_after)
+    if retry_after:
+        h.advance(retry_after * 0.99)
+        assert h.core.status.state == "error" and h.run() == 0, "not before its time"
+    h.advance(retry_after * 0.01 if retry_after else 0)
+    assert h.core.status.state == "streaming" and h.core.status.error, "the error text stays until a tick succeeds"
+    h.run()
+    assert h.core.status.state == "idle" and h.core.status.error is None
+
+
+@pytest.mark.parametrize("retry_after", [None, -1, "2"])
+def test_an_error_without_a_usable_retry_time_waits_for_the_next_update(retry_after):
+    h = away(retry_after)
+    assert h.core.status.state == "error" and h.core.next_deadline(h.now) is None
+    h.advance(100)
+    assert h.core.status.state == "error" and h.run() == 0
+    h.core.update(scene())
+    h.run()
+    assert h.core.status.state == "idle"
+
+
+def test_a_failing_status_listener_neither_stops_the_stream_nor_the_other_listeners():
+    h = Harness(steps=2)
+    seen = []
+
+    def broken(status):
+        raise RuntimeError("a view's bug")
+
+    h.core.listeners.extend([broken, lambda status: seen.append(status.state)])
+    h.core.start()
+    h.run()
+    assert h.core.status.state == "idle" and seen[0] == "streaming" and seen[-1] == "idle"
