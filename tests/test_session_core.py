@@ -425,3 +425,64 @@ def test_a_failing_status_listener_neither_stops_the_stream_nor_the_other_listen
     h.core.start()
     h.run()
     assert h.core.status.state == "idle" and seen[0] == "streaming" and seen[-1] == "idle"
+
+
+# --- rules found by mutation testing of runtime/core.py (benchmarks/results/mutation.md) ----------------------
+
+@pytest.mark.parametrize("interrupt", ["stop", "reconfigure"])
+def test_stop_and_reconfigure_cancel_a_pending_settle(interrupt):
+    h = started(Harness(steps=2))
+    h.add_sink(window=100)
+    h.run()
+    assert h.core.next_deadline(h.now) is not None, "a settle (the PNG) is due after the last tick"
+    if interrupt == "stop":
+        h.core.stop()
+    else:
+        h.core.reconfigure({"steps": 2}, concurrent.futures.Future())
+    assert h.core.next_deadline(h.now) is None, "no settle is pending any more"
+    h.advance(10)  # and the timers run without finding one
+    assert h.core.next_deadline(h.now) is None
+
+
+def test_every_single_step_asked_for_while_paused_is_one_tick():
+    h = started(Harness(steps=4))
+    h.core.pause()
+    h.core.step()
+    h.core.step()
+    assert h.run() == 2 and h.core.frame.step == 2
+    assert h.run() == 0, "then it waits, paused"
+
+
+def test_a_hello_after_stop_or_from_an_unknown_view_sends_nothing():
+    h = started(Harness(steps=2, resend_interval=1.0))
+    sink_id, frames = h.add_sink(window=100)
+    h.run()
+    h.advance(0.3)
+    count = len(frames)
+    h.core.resend(sink_id + 99, None, h.now)  # a view that was never registered (or was removed)
+    h.flush()
+    assert len(frames) == count
+    h.core.stop()
+    h.core.resend(sink_id, None, h.now)
+    h.flush()
+    assert len(frames) == count, "a stopped session resends nothing"
+
+
+def test_a_frame_waiter_on_a_stopped_session_fails_at_once_saying_what_to_do():
+    h = Harness(steps=2)
+    waiter = concurrent.futures.Future()
+    h.core.add_frame_waiter(waiter)
+    assert waiter.done()
+    with pytest.raises(RuntimeError, match=r"^the session is not running: call start\(\) first$"):
+        waiter.result()
+
+
+def test_a_removed_sink_gets_no_more_frames_and_removing_it_twice_is_harmless():
+    h = started(Harness(steps=2))
+    kept, kept_frames = h.add_sink(window=100)
+    gone, gone_frames = h.add_sink(window=100)
+    h.core.remove_sink(gone)
+    h.core.remove_sink(gone)
+    h.run()
+    h.advance(0.3)
+    assert kept_frames and not gone_frames
