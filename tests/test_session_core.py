@@ -486,3 +486,47 @@ def test_a_removed_sink_gets_no_more_frames_and_removing_it_twice_is_harmless():
     h.run()
     h.advance(0.3)
     assert kept_frames and not gone_frames
+
+
+def test_a_settled_waiter_on_a_failed_or_stopped_session_fails_at_once_with_the_reason():
+    h = started(Harness(FlakyToy(), steps=2))
+    h.core.update(scene("explode red"))
+    h.run()
+    assert h.core.status.error == "RuntimeError: CUDA out of memory (simulated)", "the error's type, then its text"
+    waiter = concurrent.futures.Future()
+    h.core.add_settled_waiter(waiter)
+    assert waiter.done()
+    with pytest.raises(RuntimeError, match=r"^the stream failed: RuntimeError: CUDA out of memory \(simulated\); "
+                                           r"update the scene or the settings to try again$"):
+        waiter.result()
+    h.core.stop()
+    late = concurrent.futures.Future()
+    h.core.add_settled_waiter(late)
+    with pytest.raises(RuntimeError, match=r"^the session is not running: call start\(\) first$"):
+        late.result()
+
+
+def test_a_tick_that_fails_does_not_put_its_scene_over_a_newer_one():
+    h = started(Harness(FlakyToy(), steps=2))
+    h.run()
+    h.core.update(scene("explode red"))
+    job = h.core.begin_tick()
+    newer = scene("green")
+    h.core.update(newer)  # the user edits while the failing tick runs
+    h.core.tick_failed(job, RuntimeError("CUDA out of memory (simulated)"), h.now)
+    h.run()
+    assert h.core.frame.scene is newer and h.core.status.error is None
+
+
+def test_a_restart_does_not_send_the_settled_picture_again():
+    h = started(Harness(steps=2))
+    sink_id, frames = h.add_sink(window=100)
+    h.run()
+    h.advance(0.3)
+    assert frames[-1].settled
+    pngs = sum(f.settled for f in frames)
+    h.core.stop()
+    h.core.start()
+    h.run()  # the resync tick hands back the same, idle frame
+    h.advance(10)
+    assert sum(f.settled for f in frames) == pngs

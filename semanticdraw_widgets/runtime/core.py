@@ -317,7 +317,9 @@ class SessionCore:
         self._answer_settings(job)
         if not self._running:
             return
-        self._failed = True
+        # A scene the user sent while the failing tick ran is newer than the one that failed: try it at once
+        # (without this it waited for yet another edit).
+        self._failed = self._inbox is None
         if job.scene is not None and self._inbox is None:
             self._inbox = job.scene  # a tick that failed before its scene applied must not lose the scene
         # An error that knows when trying again makes sense (a shared engine that is away: serve/client.py)
