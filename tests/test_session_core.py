@@ -530,3 +530,40 @@ def test_a_restart_does_not_send_the_settled_picture_again():
     h.run()  # the resync tick hands back the same, idle frame
     h.advance(10)
     assert sum(f.settled for f in frames) == pngs
+
+
+def test_a_failure_without_a_retry_time_sets_no_timer():
+    h = started(Harness(FlakyToy(), steps=2))
+    h.core.update(scene("explode red"))
+    h.run()
+    assert h.core.status.state == "error" and h.core.next_deadline(h.now) is None
+
+
+def test_a_silent_view_wakes_the_loop_only_while_frames_are_wanted():
+    h = started(Harness(steps=4, ack_timeout=5.0, resend_interval=1.0))
+    sink_id, frames = h.add_sink(window=1)
+    assert h.run() == 1 and len(frames) == 1, "one frame fills the window; the view never acks"
+    assert h.core.next_deadline(h.now) == pytest.approx(h.now + 5.0), "streaming: wake when the ack times out"
+    h.core.resend(sink_id, None, h.now)  # a hello: the newest frame was just offered, so it waits its interval
+    h.core.resend(sink_id, None, h.now)
+    assert h.core.next_deadline(h.now) == pytest.approx(h.now + 1.0), "the earliest of the resend and the timeout"
+    h.advance(5.0)
+    h.run()
+    h.advance(0.3)  # converged and settled
+    assert h.core.idle and h.core.next_deadline(h.now) is None, "an idle stream sets no timer for a silent view"
+
+
+def test_an_update_before_the_retry_time_drops_the_retry_timer():
+    h = away(30.0)
+    assert h.core.next_deadline(h.now) == pytest.approx(h.now + 30.0)
+    h.core.update(scene("green"))
+    assert h.core.next_deadline(h.now) is None, "the update is tried now; no retry is left to wake for"
+
+
+def test_an_idle_stream_sets_no_timer_for_a_view_whose_window_is_full():
+    h = started(Harness(steps=1, ack_timeout=5.0))
+    sink_id, frames = h.add_sink(window=2)
+    h.run()
+    h.advance(0.3)  # the settled PNG fills the window: 2 frames, no ack
+    assert h.core.idle and len(frames) == 2
+    assert h.core.next_deadline(h.now) is None
