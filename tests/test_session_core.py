@@ -567,3 +567,12 @@ def test_an_idle_stream_sets_no_timer_for_a_view_whose_window_is_full():
     h.advance(0.3)  # the settled PNG fills the window: 2 frames, no ack
     assert h.core.idle and len(frames) == 2
     assert h.core.next_deadline(h.now) is None
+
+
+def test_stop_tells_frame_waiters_exactly_what_to_do():
+    h = started(Harness(steps=2))
+    waiter = concurrent.futures.Future()
+    h.core.add_frame_waiter(waiter)
+    h.core.stop()
+    with pytest.raises(RuntimeError, match=r"^the session stopped before the frame came: call start\(\) again$"):
+        waiter.result()
