@@ -11,7 +11,7 @@ from semanticdraw_widgets.backends.base import Backend
 from semanticdraw_widgets.engine.stream import Stream
 from semanticdraw_widgets.serve import wire
 from semanticdraw_widgets.serve.client import EngineError, EngineUnavailable, RemoteBackend
-from semanticdraw_widgets.serve.service import EngineService, InProcessTransport, Job, Reply
+from semanticdraw_widgets.serve.service import EngineService, InProcessTransport, Reply
 
 
 def _scene(seed=3, strength=1.0, sky="blue sky"):
@@ -192,14 +192,19 @@ def _tick(core, stream, now):
         core.tick_done(job, frame, now)
 
 
-def test_a_session_core_keeps_the_picture_while_the_engine_is_away_and_recovers_by_itself(engine):
+def _started_core(transport):
+    """A running SessionCore over a stream of the remote engine (ticked by hand with _tick)."""
     from semanticdraw_widgets.runtime.core import SessionCore
 
-    _, _, transport = engine
-    remote = _remote(transport)
-    stream = Stream(remote, _scene(), steps=4)
+    stream = Stream(_remote(transport), _scene(), steps=4)
     core = SessionCore(stream, epoch=1)
     core.start()
+    return core, stream
+
+
+def test_a_session_core_keeps_the_picture_while_the_engine_is_away_and_recovers_by_itself(engine):
+    _, _, transport = engine
+    core, stream = _started_core(transport)
     now = 0.0
     _tick(core, stream, now)
     shown = core.frame
@@ -227,13 +232,8 @@ def test_a_session_core_keeps_the_picture_while_the_engine_is_away_and_recovers_
 
 
 def test_a_refused_request_is_not_retried_by_itself(engine):
-    from semanticdraw_widgets.runtime.core import SessionCore
-
     _, service, transport = engine
-    remote = _remote(transport)
-    stream = Stream(remote, _scene(), steps=4)
-    core = SessionCore(stream, epoch=1)
-    core.start()
+    core, stream = _started_core(transport)
     service.token = "rotated-by-the-teacher"
     _tick(core, stream, 0.0)
     assert core.status.state == "error" and "401" in core.status.error

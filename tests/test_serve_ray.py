@@ -100,17 +100,23 @@ def test_the_token_is_required_except_for_healthz(engine):
         sdw.load_backend(url, token="wrong-token-0123456789")
 
 
-def test_an_oversized_request_gets_413_before_its_body_is_read(engine):
+def _predict_headers_only(url, content_length):
+    """A /predict request whose headers announce ``content_length`` bytes and whose body is never sent."""
     import http.client
     from urllib.parse import urlparse
 
-    url, _ = engine
     parsed = urlparse(url)
     conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
     conn.putrequest("POST", "/predict")
     conn.putheader("Authorization", f"Bearer {TOKEN}")
-    conn.putheader("Content-Length", str(65 * 2**20))
-    conn.endheaders()  # the body never comes: the answer must not wait for it
+    conn.putheader("Content-Length", str(content_length))
+    conn.endheaders()
+    return conn
+
+
+def test_an_oversized_request_gets_413_before_its_body_is_read(engine):
+    url, _ = engine
+    conn = _predict_headers_only(url, 65 * 2**20)  # the body never comes: the answer must not wait for it
     reply = conn.getresponse()
     assert reply.status == 413 and b"over the limit" in reply.read()
     conn.close()
@@ -148,16 +154,8 @@ def test_a_running_session_survives_the_engine_restarting(engine):
 
 
 def test_a_client_that_stalls_mid_request_does_not_stall_the_others(engine):
-    import http.client
-    from urllib.parse import urlparse
-
     url, _ = engine
-    parsed = urlparse(url)
-    stalled = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=60)
-    stalled.putrequest("POST", "/predict")
-    stalled.putheader("Authorization", f"Bearer {TOKEN}")
-    stalled.putheader("Content-Length", "100000")
-    stalled.endheaders()
+    stalled = _predict_headers_only(url, 100000)
     stalled.send(b"\0" * 1000)  # and then nothing: a kernel that froze or vanished mid-upload
     try:
         remote = sdw.load_backend(url, token=TOKEN)
