@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import NoReturn, Sequence
 
 from .fields import field
+from .files import missing_folders
 from .validation import ValidationError, check_field
 
 
@@ -111,9 +112,7 @@ def check_output(text: str) -> Path:
         raise CliError(f"-o {text}: {what}; end the name with one of {', '.join(known)} (e.g. out.png)")
     # Nothing is created before the render succeeds (a failed render must leave no new folders): probe
     # the nearest folder that exists; the missing ones are made when the picture is written.
-    folder = output.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
+    folder, _ = missing_folders(output.parent)
     try:
         if not folder.is_dir():
             raise NotADirectoryError(f"{folder} is not a folder")

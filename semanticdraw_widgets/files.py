@@ -1,4 +1,4 @@
-"""Reading and writing the package's small text files (scenes, palettes) without surprises.
+"""Reading and writing the package's files (scenes, palettes, pictures, animations) without surprises.
 
 - :func:`read_bytes_bounded` reads only regular files, at most ``max_bytes`` of them: ``/dev/zero``
   or a terminal is refused instead of read until memory runs out, and a FIFO is refused instead of
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["read_bytes_bounded", "write_text_atomic", "write_bytes_atomic", "replacing"]
+__all__ = ["read_bytes_bounded", "write_text_atomic", "write_bytes_atomic", "replacing", "missing_folders"]
 
 
 def read_bytes_bounded(path: str | os.PathLike[str], max_bytes: int, what: str, error: type[Exception]) -> bytes:
@@ -88,13 +88,19 @@ def replacing(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-def _make_parents(folder: Path) -> list[Path]:
-    """Create ``folder`` and its missing parents; the ones created, outermost first."""
+def missing_folders(folder: Path) -> tuple[Path, list[Path]]:
+    """The nearest folder of ``folder``'s line that exists (itself if it does), and the missing ones below
+    it, outermost first."""
     missing = []
-    while not folder.exists():
+    while not folder.exists() and folder != folder.parent:
         missing.append(folder)
         folder = folder.parent
-    missing.reverse()
+    return folder, missing[::-1]
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; the ones created, outermost first."""
+    _, missing = missing_folders(folder)
     made: list[Path] = []
     try:
         for each in missing:
