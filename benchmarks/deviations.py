@@ -1,6 +1,7 @@
 """Measure each deviation of ours from the original code (ironjr/semantic-draw) on the toy model.
 
     python benchmarks/deviations.py [--seeds 8] [--rows 1,2,3,4,5,6,7,2b,8,edge] [--out FILE.jsonl]
+    python benchmarks/deviations.py --rows 5b,3b     # the dev-set measurements that settle rows 3 and 5b
 
 For every deviation listed in docs/method.md the script renders the same dev scenes (never the
 held-out ones of heldout_toy.py) twice: as we do it, and with the original's behaviour emulated on
@@ -17,6 +18,7 @@ the numbers docs/method.md cites. Measurements:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import warnings
@@ -29,7 +31,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import semanticdraw_widgets as sdw  # noqa: E402
-from heldout_toy import object_whole  # noqa: E402
+from heldout_toy import DEV_CASES, object_whole  # noqa: E402
 from semanticdraw_widgets.backends.toy_lexicon import describe  # noqa: E402
 from semanticdraw_widgets.compare import _look, region_adherence  # noqa: E402
 from semanticdraw_widgets.engine.generate import decode, seeded_noise, stream_noise_shapes  # noqa: E402
@@ -244,10 +246,94 @@ def grainy_overlap_scene(seed: int) -> sdw.Scene:
                               sdw.Region(prompt="green grass", mask=rect(512, 512, 0, 212, 512, 512), mask_blur=16)])
 
 
+# --- Rows 3 and 5b, settled on the dev set by the rule in docs/method.md §2 (written before measuring). ---
+DEFAULT_VARIANTS = {"ours (blur 0, strength 1.0)": (0.0, 1.0), "blur 8": (8.0, 1.0), "strength 0.95": (0.0, 0.95),
+                    "both (original)": (8.0, 0.95)}
+
+
+def dev_case_scene(case, seed: int, blur: float, strength: float) -> tuple[sdw.Scene, list[int]]:
+    """A heldout_toy DEV case with `blur` and `strength` in place of the defaults; also its object regions' indices."""
+    regions, objects = [], []
+    for index, (prompt, (top, left, bottom, right), case_blur, is_object) in enumerate(case.regions):
+        regions.append(sdw.Region(prompt=prompt, mask=rect(case.height, case.width, top, left, bottom, right),
+                                  mask_blur=blur if case_blur == 0 else case_blur, prompt_strength=strength))
+        if is_object:
+            objects.append(index)
+    return sdw.Scene(width=case.width, height=case.height, seed=seed,
+                     background=sdw.Background(prompt=case.background), regions=regions), objects
+
+
+def scored(jobs) -> dict:
+    """jobs: (scene, object region indices, steps, render options) -> whole count, mean adherence."""
+    whole, adh = 0, []
+    for scene, objects, steps, options in jobs:
+        rgb = render(scene, steps=steps, **options)
+        whole += int(all(object_whole(rgb, scene.regions[i].mask > 0.5, describe(scene.regions[i].prompt)["primary"])
+                         for i in objects))
+        adh.append(adherence(rgb, scene))
+    return {"whole": whole, "of": len(jobs), "adherence": round(float(np.mean(adh)), 4)}
+
+
+def defaults_rows(seeds) -> list[dict]:
+    """Row 5b: our defaults vs the original's, each alone and together, on every dev object case (seeds 0-3)
+    and the 120 px corner sun of object_scene (the given seeds)."""
+    cases = [c for c in DEV_CASES if c.kind == "object"]
+    rows = []
+    for label, (blur, strength) in DEFAULT_VARIANTS.items():
+        jobs = []
+        for case in cases:
+            for seed in range(4):
+                scene, objects = dev_case_scene(case, seed, blur, strength)
+                jobs.append((scene, objects, case.steps, {}))
+        jobs += [(object_scene(s, blur=blur, strength=strength), [0], 4, {}) for s in seeds]
+        row = {"deviation": f"5b defaults: {label}", **scored(jobs)}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
+# (background prompt, object prompt, (top, left, bottom, right), width, height)
+PHOTO_CASES = (("green grass", "red apple", (360, 24, 472, 136), 512, 512),
+               ("blue sky", "sun", (40, 330, 160, 450), 512, 512),
+               ("white sand", "orange ball", (300, 500, 396, 596), 768, 512),
+               ("blue water", "yellow star", (60, 80, 200, 220), 768, 512))
+
+
+@functools.lru_cache(maxsize=None)
+def toy_photo(background: str, width: int, height: int) -> np.ndarray:
+    """A 'photo' of `background`: the toy's render of it at seed 99, 4 steps (H, W, 3) uint8."""
+    return np.asarray(sdw.generate(BACKEND, sdw.Scene(width=width, height=height, seed=99,
+                                                      background=sdw.Background(prompt=background)), steps=4))
+
+
+def dev_photo_scene(index: int, seed: int) -> sdw.Scene:
+    """Dev photo scene: an object painted (mask blur 8) into a toy render of the background prompt (seed 99)."""
+    background, prompt, (top, left, bottom, right), width, height = PHOTO_CASES[index]
+    photo = toy_photo(background, width, height)
+    return sdw.Scene(width=width, height=height, seed=seed,
+                     background=sdw.Background(prompt=background, image=photo.astype(np.float32) / 255),
+                     regions=[sdw.Region(prompt=prompt, mask=rect(height, width, top, left, bottom, right),
+                                         mask_blur=8)])
+
+
+def surround_rows(seeds) -> list[dict]:
+    """Row 3: the photo's latent (ours) vs white (original) as the bootstrap surround, 1 and 2 bootstrap steps."""
+    scenes = [dev_photo_scene(i, s) for i in range(len(PHOTO_CASES)) for s in seeds]
+    rows = []
+    for steps in (1, 2):
+        for label, edit in (("photo (ours)", None), ("white (original)", white_surround)):
+            options = {"bootstrap_steps": steps, "plan_edit": edit}
+            row = {"deviation": f"3 surround {label}, {steps} bootstrap step(s)",
+                   **scored([(s, [0], 4, options) for s in scenes])}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--rows", default="1,2,3,4,5,6,7,2b,8,edge", help="which measurements, comma separated")
+    parser.add_argument("--rows", default="1,2,3,4,5,6,7,2b,8,edge,5b,3b", help="which measurements, comma separated")
     parser.add_argument("--out", type=Path, default=None, help="append the rows (JSON lines) to this file")
     args = parser.parse_args()
     warnings.simplefilter("ignore", UserWarning)
@@ -278,6 +364,8 @@ def main() -> None:
                                [object_scene(s, bricks=True) for s in seeds], {}, {"plan_edit": bootstrap_background})],
         "8": lambda: multidiffusion_rows(corner(), [grainy_overlap_scene(s) for s in seeds]),
         "edge": lambda: [mask_edge_error()],
+        "5b": lambda: defaults_rows(seeds),
+        "3b": lambda: surround_rows(range(min(args.seeds, 6))),
     }
     for key in args.rows.split(","):
         for row in jobs[key]():

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from scipy import ndimage
 
 import semanticdraw_widgets as sdw
 from helpers import rect_mask
@@ -60,6 +61,40 @@ def test_bootstrapping_makes_the_corner_object_the_regions_own_centred_and_sized
     assert len(offset["semanticdraw"]) == 8, "with bootstrapping every seed draws the sun in the region"
     assert np.median(offset["semanticdraw"]) < 0.2
     assert np.median(offset["multidiffusion"]) > 0.25 and np.median(offset["no bootstrap"]) > 0.2
+
+
+
+def _blob_radius(image, mask, prompt):
+    """sqrt(area / π) of the largest 8-connected blob of the prompt's colour inside the mask, px (0: none)."""
+    rgb = np.asarray(image, np.float32) / 255
+    near = np.linalg.norm(rgb - np.asarray(describe(prompt)["primary"], np.float32), axis=-1) < 0.25
+    labels, count = ndimage.label(near & mask, structure=np.ones((3, 3)))
+    return float(np.sqrt(np.bincount(labels.ravel())[1:].max() / np.pi)) if count else 0.0
+
+
+def test_the_bootstrapped_objects_size_follows_the_room_it_is_given(toy):
+    """A sun bootstrapped into a 64 px and a 128 px square (bottom-right of a 256 px canvas, dev seeds 0-2):
+    the bigger room gets a bigger sun, at about the same share of the room (measured median radius 24 and
+    38 px: 0.76 and 0.60 of the half side). The size comes from the evidence (the white surround around
+    the centred mask); with the log-likelihood terms of toy_objects.object_logits zeroed, the prior alone
+    draws the same sun in both rooms and this test fails. Without bootstrapping the 64 px room gets none."""
+    side = 256
+    radii = {}
+    for room in (64, 128):
+        mask = rect_mask(side, side, side - 12 - room, side - 12 - room, side - 12, side - 12)
+        for key, kwargs in (("bootstrap", {}), ("none", {"bootstrap_steps": 0})):
+            if key == "none" and room == 128:
+                continue
+            radii[key, room] = [
+                _blob_radius(sdw.generate(toy, sdw.Scene(width=side, height=side, seed=seed,
+                                                         background=sdw.Background(prompt="white"),
+                                                         regions=[sdw.Region(prompt="sun", mask=mask)]),
+                                          steps=4, **kwargs), mask, "sun")
+                for seed in range(3)]
+    small, big = np.median(radii["bootstrap", 64]), np.median(radii["bootstrap", 128])
+    assert small > 0 and big > 1.4 * small, radii
+    assert 0.4 < small / 32 < 1.0 and 0.4 < big / 64 < 1.0, "a share of the room, not a fixed size"
+    assert np.median(radii["none", 64]) < 0.5 * small, radii
 
 
 OVERLAP_A = rect_mask(SIZE, SIZE, 64, 32, 448, 320).astype(np.float32)
