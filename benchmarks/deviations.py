@@ -286,7 +286,8 @@ def defaults_rows(seeds) -> list[dict]:
                 scene, objects = dev_case_scene(case, seed, blur, strength)
                 jobs.append((scene, objects, case.steps, {}))
         jobs += [(object_scene(s, blur=blur, strength=strength), [0], 4, {}) for s in seeds]
-        row = {"deviation": f"5b defaults: {label}", **scored(jobs)}
+        row = {"deviation": f"5b defaults: {label}", "seeds": f"0-3 per dev case, 0-{len(seeds) - 1} corner sun",
+               **scored(jobs)}
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
@@ -323,7 +324,7 @@ def surround_rows(seeds) -> list[dict]:
     for steps in (1, 2):
         for label, edit in (("photo (ours)", None), ("white (original)", white_surround)):
             options = {"bootstrap_steps": steps, "plan_edit": edit}
-            row = {"deviation": f"3 surround {label}, {steps} bootstrap step(s)",
+            row = {"deviation": f"3 surround {label}, {steps} bootstrap step(s)", "seeds": len(seeds),
                    **scored([(s, [0], 4, options) for s in scenes])}
             print(json.dumps(row), flush=True)
             rows.append(row)
@@ -371,7 +372,7 @@ def main() -> None:
         for row in jobs[key]():
             if args.out:
                 with args.out.open("a") as out:
-                    out.write(json.dumps({"seeds": args.seeds, **row}, ensure_ascii=False) + "\n")
+                    out.write(json.dumps({"seeds": args.seeds, **row}, ensure_ascii=False) + "\n")  # a row may say otherwise
 
 
 def compare_scenes(name: str, ours_scenes, original_scenes) -> dict:
