@@ -372,7 +372,8 @@ def main() -> None:
         for row in jobs[key]():
             if args.out:
                 with args.out.open("a") as out:
-                    out.write(json.dumps({"seeds": args.seeds, **row}, ensure_ascii=False) + "\n")  # a row may say otherwise
+                    # a row may name its own seeds (rows 5b and 3b)
+                    out.write(json.dumps({"seeds": args.seeds, **row}, ensure_ascii=False) + "\n")
 
 
 def compare_scenes(name: str, ours_scenes, original_scenes) -> dict:

@@ -1,6 +1,6 @@
 """Does the toy's object size follow the room it is given? A sweep over mask sizes.
 
-    python benchmarks/size_follows_room.py [--seeds 8] [--first-seed 1000] [--out benchmarks/results/size_follows_room.md]
+    python benchmarks/size_follows_room.py [--seeds 8] [--first-seed 1000] [--out FILE.md]
 
 Written down before its numbers were looked at (issue 16, item 2, after the toy's object model was tuned
 on the dev set; nothing here was tuned against). For every series (canvas x prompt on background) and
@@ -18,7 +18,8 @@ series (Spearman rank correlation of the median radius with S, reported per seri
 ratio that stays roughly level across S rather than falling as 1/S (a fixed-size object) or sitting at 0.
 Canvases: 512x512 (mask in the bottom-right corner) and 768x512 (mask in the top-left corner). Series:
 a sun on white, a red apple on blue sky. Methods: SemanticDraw, SemanticDraw without bootstrapping.
-Held-out seeds 1000.. for the committed table; seeds 0.. (``--first-seed 0``) are the dev seeds.
+Held-out seeds 1000.. for the committed table; seeds 0.. (``--first-seed 0``) are the dev seeds. ``--out`` writes
+the table only; the prose of the committed results file was written by hand after its one run.
 """
 
 from __future__ import annotations
