@@ -65,10 +65,11 @@ class Region:
 
     prompt: str
     mask: np.ndarray = field(compare=False)
-    negative_prompt: str = ""
-    prompt_strength: float = 1.0
-    mask_strength: float = 1.0
-    mask_blur: float = 0.0
+    # Defaults live once, in the field table (fields.py), which the JS side and docs/limits.md are generated from.
+    negative_prompt: str = FIELDS["negative_prompt"].default
+    prompt_strength: float = FIELDS["prompt_strength"].default
+    mask_strength: float = FIELDS["mask_strength"].default
+    mask_blur: float = FIELDS["mask_blur"].default
     # Short stable hex digest of the mask (shape + float32 bytes): equality, hashing and caches use it.
     mask_digest: str = field(init=False, default="")
 

@@ -230,3 +230,12 @@ def test_the_canvas_takes_the_samplers_steps_range(toy):
     finally:
         canvas.stop()
         lcm.stop()
+
+
+def test_a_regions_defaults_are_the_field_tables():
+    """Region's dataclass defaults come from the field table, the one home the JS defaults are generated from."""
+    from semanticdraw_widgets.fields import FIELDS
+
+    region = sdw.Region(prompt="x", mask=np.ones((8, 8), bool))
+    for name in ("negative_prompt", "prompt_strength", "mask_strength", "mask_blur"):
+        assert getattr(region, name) == FIELDS[name].default, name
