@@ -259,7 +259,8 @@ def reading_line(reading: PromptReading) -> str:
         line += f" Ignored (not in its vocabulary): {_quoted(reading.ignored)}."
     if reading.truncated:
         line += f" Cut off at the token limit, never seen: “{reading.truncated}”."
-    return line + (f" (read by {reading.reader})" if reading.reader else "")
+    line += f" (read by {reading.reader})" if reading.reader else ""
+    return " ".join([line, *(f"Also read by a second text encoder: {reading_line(other)}" for other in reading.others)])
 
 
 def explain_prompts(trace: Trace, position: int, readings: dict[str, PromptReading] | None = None,

@@ -94,3 +94,22 @@ def test_flash_sampler_generates_deterministically(tiny_sd3_folder):
     scene = sdw.Scene(width=64, height=64, seed=3, background=sdw.Background(prompt="sky"))
     a, b = sdw.generate(flash, scene, steps=4), sdw.generate(flash, scene, steps=4)
     assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_the_prompt_view_reads_the_prompt_with_t5_too_when_t5_is_loaded(sd3, tiny_sd3_folder):
+    """CLIP keeps 75 tokens, T5 255: a prompt CLIP cuts still reaches the model whole through T5, and the
+    inspector's prompt line says so (without T5 it says that zeros take T5's place)."""
+    from semanticdraw_widgets.trace_view import reading_line
+
+    long = "a" * 70 + " red apple"  # byte-level CLIP: 78 tokens, cut inside "apple"; character-level T5: 81
+    off = sd3.read_prompt(long)
+    assert off.others == () and "T5 is not loaded" in reading_line(off)
+    with_t5 = sdw.load_backend(tiny_sd3_folder, t5=True)
+    reading = with_t5.read_prompt(long)
+    assert reading.used[-1] == "ap" and reading.truncated == "ple"
+    (t5,) = reading.others
+    assert t5.used == ("a" * 70, "red", "apple") and t5.truncated == "" and "81 tokens of the 255" in t5.reader
+    line = reading_line(reading)
+    assert "CLIP tokenizer" in line and "Also read by a second text encoder" in line and "T5 tokenizer" in line
+    cut = with_t5.read_prompt("b" * 300).others[0]
+    assert cut.used == ("b" * 254,) and cut.truncated == "b" * 46, "301 pieces (a word start, 300 b), 255 read"

@@ -104,6 +104,7 @@ class PromptReading:
     ignored: tuple[str, ...] = ()  # words it has no meaning for (the toy's words outside its lexicon)
     truncated: str = ""  # the tail past the text encoder's token limit, which the model never sees
     reader: str = ""  # who read it, e.g. "the toy's lexicon" or "CLIP tokenizer, 75 tokens + start/end"
+    others: tuple[PromptReading, ...] = ()  # further text encoders' readings of the same prompt (SD3's T5)
 
 
 def read_prompt(backend: object, prompt: str) -> PromptReading:
@@ -123,6 +124,16 @@ def clip_reading(tokenizer: object, prompt: str) -> PromptReading:
     text = lambda part: tokenizer.decode(part).strip() if part else ""  # noqa: E731
     return PromptReading(used=tuple(text(ids[:limit]).split()), truncated=text(ids[limit:]),
                          reader=f"CLIP tokenizer: {len(ids)} tokens of the {limit} it reads")
+
+
+def t5_reading(tokenizer: object, prompt: str, max_length: int) -> PromptReading:
+    """What a T5 tokenizer keeps of `prompt` when its sequence is `max_length` tokens long: the text of the
+    first max_length - 1 tokens (the end token takes one), and the tail it cuts off."""
+    ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    limit = max_length - 1
+    text = lambda part: tokenizer.decode(part, skip_special_tokens=True).strip() if part else ""  # noqa: E731
+    return PromptReading(used=tuple(text(ids[:limit]).split()), truncated=text(ids[limit:]),
+                         reader=f"T5 tokenizer: {len(ids)} tokens of the {limit} it reads")
 
 
 def vp_coefficients_from_sigma(karras_sigmas: Tensor) -> tuple[Tensor, Tensor]:

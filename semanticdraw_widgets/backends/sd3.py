@@ -20,6 +20,7 @@ The VAE's latents are shifted and scaled, ``(z - shift_factor) * scaling_factor`
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Sequence
 
 import torch
@@ -27,7 +28,7 @@ from torch import Tensor
 
 from ..samplers import sampler_for, samplers_for, scheduler_steps_range
 from ..validation import check_field
-from .base import Conditioning, Schedule
+from .base import Conditioning, PromptReading, Schedule, clip_reading, t5_reading
 from .sd import DiffusersBackend, dual_clip_embeddings, placed
 
 FLOW_SAMPLERS = samplers_for("sd3")  # from the sampler registry (samplers.py)
@@ -100,6 +101,14 @@ class StableDiffusion3Backend(DiffusersBackend):
         tokens = self.tokenizer_3(list(prompts), padding="max_length", max_length=T5_SEQUENCE_LENGTH,
                                   truncation=True, add_special_tokens=True, return_tensors="pt")
         return self.text_encoder_3(tokens.input_ids.to(self.device))[0].to(dtype)
+
+    def read_prompt(self, prompt: str) -> PromptReading:
+        """CLIP's reading of `prompt` (both CLIPs share a tokenizer's limit), with T5's when T5 is loaded: T5
+        reads up to 255 tokens, so a long prompt CLIP cuts can still reach the model through T5."""
+        clip = clip_reading(self.tokenizer, prompt)
+        if self.text_encoder_3 is None:
+            return replace(clip, reader=f"{clip.reader}; T5 is not loaded, zeros take its place")
+        return replace(clip, others=(t5_reading(self.tokenizer_3, prompt, T5_SEQUENCE_LENGTH),))
 
     def model_output(self, x: Tensor, timesteps: Tensor, cond: Conditioning) -> Tensor:
         return self.transformer(hidden_states=x, timestep=timesteps, encoder_hidden_states=cond["prompt_embeds"],
