@@ -177,9 +177,9 @@ class Scene:
     being exactly ``(height, width)``.
     """
 
-    width: int = 512
-    height: int = 512
-    seed: int = 0
+    width: int = FIELDS["width"].default
+    height: int = FIELDS["height"].default
+    seed: int = FIELDS["seed"].default
     background: Background = field(default_factory=Background)
     regions: tuple[Region, ...] = ()
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from .fields import FIELDS
 from .files import read_bytes_bounded, write_text_atomic
 from .images import ImageTooLarge, open_image_bounded, photo_pixel_budget, pixel_budget
 from .scene_arrays import to_uint8
@@ -152,9 +153,9 @@ def parse_scene(data: Any, finish_region: Callable[[dict[str, Any], int, int, in
     check_json_depth(data, "scene", error=SceneError)
     check_header(data)
     check_keys(data, SCENE_KEYS, "")
-    width = check_field("width", data.get("width", 512), error=SceneError)
-    height = check_field("height", data.get("height", 512), error=SceneError)
-    seed = check_field("seed", data.get("seed", 0), error=SceneError)
+    width = check_field("width", data.get("width", FIELDS["width"].default), error=SceneError)
+    height = check_field("height", data.get("height", FIELDS["height"].default), error=SceneError)
+    seed = check_field("seed", data.get("seed", FIELDS["seed"].default), error=SceneError)
     background = _background_from_dict(data.get("background", {}), width, height)
     raw_regions = data.get("regions", [])
     if not isinstance(raw_regions, list):

@@ -239,3 +239,15 @@ def test_a_regions_defaults_are_the_field_tables():
     region = sdw.Region(prompt="x", mask=np.ones((8, 8), bool))
     for name in ("negative_prompt", "prompt_strength", "mask_strength", "mask_blur"):
         assert getattr(region, name) == FIELDS[name].default, name
+
+
+def test_a_scenes_defaults_are_the_field_tables_in_code_and_in_files(monkeypatch):
+    """A Scene() and a scene file without width/height/seed both take the field table's defaults."""
+    from semanticdraw_widgets import scene_json
+    from semanticdraw_widgets.fields import FIELDS
+
+    scene = sdw.Scene(background=sdw.Background(prompt="sky"))
+    assert (scene.width, scene.height, scene.seed) == tuple(FIELDS[k].default for k in ("width", "height", "seed"))
+    monkeypatch.setitem(FIELDS, "seed", dataclasses.replace(FIELDS["seed"], default=7))
+    assert scene_json.parse_scene({"format": scene_json.FORMAT_NAME, "version": scene_json.FORMAT_VERSION,
+                                   "background": {"prompt": "sky"}})["seed"] == 7
