@@ -576,3 +576,39 @@ def test_stop_tells_frame_waiters_exactly_what_to_do():
     h.core.stop()
     with pytest.raises(RuntimeError, match=r"^the session stopped before the frame came: call start\(\) again$"):
         waiter.result()
+
+
+# -- rules found by the mutation run of 3 December (second pass) ----------------------------------------------
+
+def test_no_second_tick_starts_while_one_is_in_flight():
+    h = started(Harness())
+    job = h.core.begin_tick()
+    assert not h.core.want_tick(h.now) and not h.core.idle, "the model thread is busy with this job"
+    h.core.tick_done(job, run_tick_job(h.stream, job), h.now)
+    assert h.core.want_tick(h.now)
+
+
+def test_the_fps_is_rounded_to_one_decimal():
+    h = started(Harness(steps=10))
+    for _ in range(3):
+        assert h.run(limit=1) == 1
+        h.now += 0.3
+    assert h.core.status.fps == 3.3, "2 intervals of 0.3 s: 3.33 frames per second, shown as 3.3"
+
+
+def test_the_status_tick_is_the_newest_frames_index_and_frames_carry_their_bytes():
+    h = started(Harness(steps=3))
+    _, frames = h.add_sink()
+    for _ in range(2):
+        assert h.run(limit=1) == 1
+        assert h.core.status.tick == h.core.frame.index
+    assert frames and all(f.data == encode_image(f.frame.image, f.mime) for f in frames)
+
+
+def test_a_refused_setting_shows_its_error_class_in_the_status():
+    h = started(Harness(steps=2))
+    h.run()
+    h.core.reconfigure({"steps": 99}, concurrent.futures.Future())
+    h.run()
+    assert h.core.status.error == ("ValidationError: steps must be an integer between 1 and 50 (the lcm sampler's "
+                                   "range), got 99")
