@@ -8,7 +8,7 @@ import pytest
 import semanticdraw_widgets as sdw
 from helpers import rect_mask
 from semanticdraw_widgets.backends.toy import ToyBackend
-from semanticdraw_widgets.runtime.core import STATES, SessionCore, run_tick_job
+from semanticdraw_widgets.runtime.core import STATES, SessionCore, SessionStatus, run_tick_job
 from semanticdraw_widgets.runtime.flow import FlowControl
 from semanticdraw_widgets.runtime.session import encode_image
 
@@ -612,3 +612,29 @@ def test_a_refused_setting_shows_its_error_class_in_the_status():
     h.run()
     assert h.core.status.error == ("ValidationError: steps must be an integer between 1 and 50 (the lcm sampler's "
                                    "range), got 99")
+
+
+def test_a_new_core_reports_stopped_with_the_streams_settings_and_nothing_run():
+    h = Harness(steps=3)
+    h.stream.reconfigure(guidance_scale=1.5)
+    core = SessionCore(h.stream, epoch=4)
+    assert core.status == SessionStatus(state="stopped", tick=0, fps=0.0, converged=False, epoch=4, steps=3,
+                                        guidance_scale=1.5)
+    assert type(core.status.fps) is float and core.status.converged is False
+
+
+def test_settings_sent_before_start_apply_on_the_first_tick():
+    h = Harness(steps=2)
+    reply = concurrent.futures.Future()
+    h.core.reconfigure({"steps": 3}, reply)
+    started(h).run()
+    assert reply.result() is None and h.stream.steps == 3 and h.core.status.steps == 3
+
+
+def test_a_failing_status_listener_is_logged_by_name(caplog):
+    h = Harness(steps=2)
+    h.core.listeners.append(lambda status: 1 / 0)
+    with caplog.at_level("ERROR", logger="semanticdraw_widgets.runtime.core"):
+        started(h).run()
+    assert [r.getMessage() for r in caplog.records][:1] == ["semanticdraw: a status listener failed"]
+    assert caplog.records[0].exc_info[0] is ZeroDivisionError
