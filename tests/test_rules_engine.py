@@ -85,3 +85,63 @@ def test_every_entry_point_refuses_cover_alpha_above_one(toy, entry):
             sdw.Stream(toy, scene, 2, cover_alpha=1.5)
         else:
             sdw.Session(toy, scene, 2).reconfigure(cover_alpha=1.5)
+
+
+# -- the mask pipeline's rules found by the mutation run of 3 December (second pass) ----------------------------
+
+from semanticdraw_widgets.engine import masks as mask_ops  # noqa: E402
+
+
+def test_a_layer_with_no_blur_is_left_exactly_as_it_is_beside_a_blurred_one():
+    masks = torch.zeros(2, 16, 16)
+    masks[:, 4:12, 4:12] = 1
+    out = mask_ops.blur_masks(masks, torch.tensor([0.0, 1.5]))
+    assert torch.equal(out[0], masks[0]), "std 0 is the identity tap, not a shifted one"
+    assert not torch.equal(out[1], masks[1])
+
+
+def test_a_blur_below_one_latent_pixel_still_blurs():
+    masks = torch.zeros(1, 16, 16)
+    masks[0, 4:12, 4:12] = 1
+    assert not torch.equal(mask_ops.blur_masks(masks, torch.tensor([0.5])), masks)
+
+
+def test_no_layers_means_nothing_to_blur():
+    empty = torch.zeros(0, 8, 8)
+    assert mask_ops.blur_masks(empty, torch.zeros(0)) is empty
+
+
+def test_the_blur_kernel_reaches_three_standard_deviations():
+    delta = torch.zeros(1, 21, 21)
+    delta[0, 10, 10] = 1
+    out = mask_ops.blur_masks(delta, torch.tensor([1.0]))
+    rows = torch.nonzero(out[0].amax(1) > 0).flatten()
+    assert (int(rows[0]), int(rows[-1])) == (7, 13), "taps at -3..3 for std 1"
+    taps = torch.exp(-0.5 * torch.arange(-3.0, 4.0) ** 2)
+    assert torch.allclose(out[0, 10, 7:14], taps / taps.sum() * (taps / taps.sum())[3])
+
+
+def test_the_mask_steps_keep_the_masks_dtype():
+    masks = torch.zeros(2, 16, 16, dtype=torch.float64)
+    masks[:, 4:12, 4:12] = 1
+    assert mask_ops.blur_masks(masks, torch.tensor([1.0, 2.0])).dtype == torch.float64
+    half = masks.to(torch.float16)
+    assert mask_ops.apply_strength(half, torch.tensor([0.5, 1.0], dtype=torch.float64)).dtype == torch.float16
+
+
+@pytest.mark.parametrize("top, bottom, left, right", [(2, 11, 3, 6), (5, 6, 0, 15), (0, 16, 9, 10)])
+def test_the_centring_shift_moves_the_masks_box_centre_to_the_canvas_centre(top, bottom, left, right):
+    mask = torch.zeros(16, 16)
+    mask[top, left:right] = 1  # only the box's first and last rows and columns are set: a box, not a blob
+    mask[bottom - 1, left:right] = 1
+    mask[top:bottom, left] = 1
+    mask[top:bottom, right - 1] = 1
+    centre_y, centre_x = (top + bottom) // 2, (left + right) // 2
+    assert mask_ops.centering_shift(mask) == (8 - centre_y, 8 - centre_x)
+
+
+def test_a_blurred_full_mask_stays_a_weight_of_at_most_one():
+    """Blurring an all-ones mask with std 16 sums to 1 + 2.4e-7 in float32: the soft mask is clipped to [0, 1]."""
+    soft, _ = mask_ops.shape_masks(torch.ones(1, 37, 53), blur=torch.tensor([16.0]), strengths=torch.ones(1),
+                                   cover_alpha=0.0, noise_levels=torch.tensor([1.0, 0.5]), mode="continuous")
+    assert float(soft.max()) <= 1.0 and float(soft.min()) >= 0.0
