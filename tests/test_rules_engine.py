@@ -145,3 +145,24 @@ def test_a_blurred_full_mask_stays_a_weight_of_at_most_one():
     soft, _ = mask_ops.shape_masks(torch.ones(1, 37, 53), blur=torch.tensor([16.0]), strengths=torch.ones(1),
                                    cover_alpha=0.0, noise_levels=torch.tensor([1.0, 0.5]), mode="continuous")
     assert float(soft.max()) <= 1.0 and float(soft.min()) >= 0.0
+
+
+def test_cover_order_never_makes_a_weight_negative_under_several_layers():
+    full = torch.ones(3, 4, 4)
+    covered = mask_ops.apply_cover_order(full, 0.3)
+    assert torch.allclose(covered[:, 0, 0], torch.tensor([0.3, 0.3, 1.0])), "two layers above hide no more than one"
+
+
+def test_each_mask_mode_quantizes_by_its_own_rule():
+    soft = torch.tensor([[[0.5, 0.75, 0.2]]])  # (P=1, h=1, w=3)
+    levels = torch.tensor([0.5, 0.25])
+    discrete = mask_ops.quantize_masks(soft, levels, "discrete")
+    assert discrete[:, 0, 0].tolist() == [[0.0, 1.0, 0.0], [1.0, 1.0, 0.0]], "[m > sigma]: equal is out"
+    continuous = mask_ops.quantize_masks(soft, levels, "continuous")
+    assert torch.allclose(continuous[:, 0, 0], torch.tensor([[1.0, 1.0, 0.0], [1.0, 1.0, 0.8]]))
+    semi = mask_ops.quantize_masks(soft, levels, "semi-continuous")
+    assert torch.equal(semi[0], discrete[0]) and torch.equal(semi[1], continuous[1])
+    assert mask_ops.quantize_masks(soft.half(), levels.double(), "continuous").dtype == torch.float16
+    with pytest.raises(ValueError, match=r"^unknown mask mode 'soft': choose one of discrete, semi-continuous, "
+                                         r"continuous$"):
+        mask_ops.quantize_masks(soft, levels, "soft")
