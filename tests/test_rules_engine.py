@@ -166,3 +166,26 @@ def test_each_mask_mode_quantizes_by_its_own_rule():
     with pytest.raises(ValueError, match=r"^unknown mask mode 'soft': choose one of discrete, semi-continuous, "
                                          r"continuous$"):
         mask_ops.quantize_masks(soft, levels, "soft")
+
+
+# -- batched text conditionings ---------------------------------------------------------------------------------
+
+from semanticdraw_widgets.engine import conditioning as cond_ops  # noqa: E402
+
+
+def test_one_conditioning_concatenates_to_itself():
+    part = {"text": torch.arange(6.0).reshape(2, 3)}
+    assert torch.equal(cond_ops.cat_conditioning([part])["text"], part["text"])
+
+
+def test_taking_no_rows_gives_an_empty_batch():
+    cond = {"text": torch.arange(6.0).reshape(2, 3)}
+    assert cond_ops.take_conditioning(cond, [])["text"].shape == (0, 3)
+    assert torch.equal(cond_ops.take_conditioning(cond, [1, 1])["text"], cond["text"][[1, 1]])
+
+
+def test_a_prompt_strength_blend_keeps_the_conditionings_dtype():
+    start = {"text": torch.zeros(2, 3, dtype=torch.float16)}
+    end = {"text": torch.ones(2, 3, dtype=torch.float16)}
+    blended = cond_ops.lerp_conditioning(start, end, torch.tensor([0.25, 1.0], dtype=torch.float64))["text"]
+    assert blended.dtype == torch.float16 and blended[:, 0].tolist() == [0.25, 1.0]
