@@ -189,3 +189,36 @@ def test_a_prompt_strength_blend_keeps_the_conditionings_dtype():
     end = {"text": torch.ones(2, 3, dtype=torch.float16)}
     blended = cond_ops.lerp_conditioning(start, end, torch.tensor([0.25, 1.0], dtype=torch.float64))["text"]
     assert blended.dtype == torch.float16 and blended[:, 0].tolist() == [0.25, 1.0]
+
+
+# -- the regional formulas, term by term (docstring of engine/regional.py) --------------------------------------
+
+from semanticdraw_widgets.engine import regional  # noqa: E402
+
+
+def test_the_forward_process_adds_the_scaled_noise():
+    clean, noise = torch.tensor([2.0, -1.0]), torch.tensor([0.5, 3.0])
+    assert regional.noised(clean, noise, torch.tensor(0.8), torch.tensor(0.6)).tolist() == pytest.approx(
+        [0.8 * 2.0 + 0.6 * 0.5, 0.8 * -1.0 + 0.6 * 3.0])
+
+
+def test_a_bootstrapping_layer_sees_its_mask_of_x_and_the_plain_surround_elsewhere():
+    x, plain = torch.full((1, 1, 1, 3), 2.0), torch.full((1, 1, 1, 3), 5.0)
+    weights = torch.tensor([[[[1.0, 0.25, 0.0]]]])
+    assert regional.bootstrap_inputs(x, weights, plain)[0, 0, 0].tolist() == [2.0, 0.25 * 2 + 0.75 * 5, 5.0]
+
+
+def test_the_renoise_adds_the_predicted_and_the_fresh_noise():
+    out = regional.renoise(torch.tensor(1.0), torch.tensor(2.0), torch.tensor(3.0), torch.tensor(0.5),
+                           torch.tensor(0.25), torch.tensor(0.1))
+    assert float(out) == pytest.approx(0.5 * 1.0 + 0.25 * 2.0 + 0.1 * 3.0)
+
+
+@pytest.mark.parametrize("shift", [(2, 0), (0, -1), (1, 3)])
+def test_a_layer_is_rolled_by_its_shift_along_either_axis_and_back(shift):
+    layers = torch.arange(2 * 1 * 4 * 5, dtype=torch.float32).reshape(2, 1, 4, 5)
+    shifts = [(0, 0), shift]
+    rolled = regional.roll_layers(layers, shifts)
+    assert torch.equal(rolled[0], layers[0])
+    assert torch.equal(rolled[1], torch.roll(layers[1], shifts=shift, dims=(-2, -1)))
+    assert torch.equal(regional.roll_layers(rolled, shifts, reverse=True), layers)
