@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image, PngImagePlugin
 
-from semanticdraw_widgets.images import (MAX_JPEG_SCANS, ImageTooLarge, PHOTO_MIN_BUDGET, _too_big, mask_from_pil,
-                                         open_image_bounded, photo_pixel_budget, pixel_budget, rgb_from_pil)
+from semanticdraw_widgets.images import (MAX_JPEG_SCANS, ImageTooLarge, PHOTO_MIN_BUDGET, _too_big, count_jpeg_scans,
+                                         mask_from_pil, open_image_bounded, photo_pixel_budget, pixel_budget,
+                                         rgb_from_pil)
 from semanticdraw_widgets.runtime.flow import FlowControl
 from semanticdraw_widgets.validation import SceneError
 
@@ -291,4 +292,65 @@ def test_running_out_of_memory_while_reading_is_refused_naming_the_field():
     with pytest.raises(SceneError) as caught:
         open_image_bounded(OutOfMemory(_encoded(Image.new("L", (2, 2)))), max_pixels=100, field="background.image")
     assert str(caught.value) == "background.image: out of memory decoding the image; scale it down"
+    assert caught.value.field == "background.image"
+
+
+# -------------------------------------------------------------------------- count_jpeg_scans --
+
+SOS = b"\xff\xda"  # start of scan
+MIB = 1 << 20
+
+
+def test_scan_counting_reads_from_the_start_of_the_stream_and_restores_the_position():
+    fp = io.BytesIO(SOS + b"\x00" * 8 + SOS)
+    fp.seek(5)
+    assert count_jpeg_scans(fp, 10) == 2
+    assert fp.tell() == 5
+
+
+def test_scan_counting_adds_up_the_chunks_until_it_is_past_the_limit():
+    """At exactly the limit after the first 1 MiB chunk, counting goes on (the limit itself is allowed)."""
+    data = (SOS * 2).ljust(MIB, b"\x00") + SOS
+    assert count_jpeg_scans(io.BytesIO(data), 2) == 3
+
+
+def test_a_chunk_ending_in_ff_carries_only_that_byte_into_the_next():
+    data = (b"\x00\x00" + SOS).ljust(MIB - 1, b"\x00") + b"\xff" + b"\xda"
+    assert count_jpeg_scans(io.BytesIO(data), 10) == 2
+
+
+def test_scan_counting_reads_at_most_1_mib_at_a_time_and_stops_once_past_the_limit():
+    reads = []
+
+    class Spy(io.BytesIO):
+        def read(self, size=-1):
+            reads.append(size)
+            return super().read(size)
+
+    assert count_jpeg_scans(Spy(SOS * (3 * MIB // 2)), 10) > 10
+    assert reads and all(isinstance(size, int) and 0 < size <= MIB for size in reads), reads
+    assert len(reads) == 1, "the first chunk is already past the limit: the rest of the file is not read"
+
+
+# ------------------------------------------------------------------------- _check_jpeg_scans --
+
+def _jpeg_with_scans(scans):
+    """A small progressive JPEG whose last scan is repeated until the file has ``scans`` scans."""
+    pixels = (np.random.default_rng(0).random((24, 32, 3)) * 255).astype(np.uint8)
+    data = _encoded(Image.fromarray(pixels), "JPEG", progressive=True, quality=90)
+    have = data.count(SOS)
+    assert 1 < have < scans
+    start = data.rfind(SOS)
+    data = data[:-2] + data[start:-2] * (scans - have) + b"\xff\xd9"
+    assert count_jpeg_scans(io.BytesIO(data), 10**6) == scans
+    return data
+
+
+def test_a_jpeg_with_the_most_scans_allowed_opens_and_one_more_is_refused_naming_the_field():
+    assert open_image_bounded(_jpeg_with_scans(MAX_JPEG_SCANS), max_pixels=10**6, field="image").size == (32, 24)
+    with pytest.raises(SceneError) as caught:
+        open_image_bounded(_jpeg_with_scans(MAX_JPEG_SCANS + 1), max_pixels=10**6, field="background.image")
+    assert str(caught.value) == (
+        "background.image: the JPEG has more than 64 scans (ordinary photos have about 10), which would take "
+        "minutes to decode; re-save it as a baseline JPEG or a PNG")
     assert caught.value.field == "background.image"
