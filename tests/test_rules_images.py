@@ -354,3 +354,24 @@ def test_a_jpeg_with_the_most_scans_allowed_opens_and_one_more_is_refused_naming
         "background.image: the JPEG has more than 64 scans (ordinary photos have about 10), which would take "
         "minutes to decode; re-save it as a baseline JPEG or a PNG")
     assert caught.value.field == "background.image"
+
+
+# ------------------------------------------------------------------ mask_from_pil, rgb_from_pil --
+
+def test_a_mask_or_picture_read_without_a_field_names_mask_or_image():
+    bad = image_i([[0, 65536]])
+    with pytest.raises(SceneError) as caught:
+        mask_from_pil(bad)
+    assert caught.value.field == "mask" and str(caught.value).startswith("mask: a 32-bit integer image")
+    with pytest.raises(SceneError) as caught:
+        rgb_from_pil(bad)
+    assert caught.value.field == "image" and str(caught.value).startswith("image: a 32-bit integer image")
+
+
+def test_a_palette_mask_whose_transparency_pillow_cannot_apply_is_refused_naming_the_field():
+    image = Image.new("P", (2, 1))
+    image.info["transparency"] = (1, 2, 3)  # an RGB colour: P images take an index or per-entry alpha bytes
+    with pytest.raises(SceneError) as caught:
+        mask_from_pil(image, "regions[3].mask")
+    assert caught.value.field == "regions[3].mask"
+    assert str(caught.value).startswith("regions[3].mask: cannot read a mode P image (")
