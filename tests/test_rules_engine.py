@@ -222,3 +222,37 @@ def test_a_layer_is_rolled_by_its_shift_along_either_axis_and_back(shift):
     assert torch.equal(rolled[0], layers[0])
     assert torch.equal(rolled[1], torch.roll(layers[1], shifts=shift, dims=(-2, -1)))
     assert torch.equal(regional.roll_layers(rolled, shifts, reverse=True), layers)
+
+
+# -- the plan cache and an empty region list ---------------------------------------------------------------------
+
+from semanticdraw_widgets.backends.toy import ToyBackend  # noqa: E402
+from semanticdraw_widgets.engine.plan import PlanCache, shape_region_masks  # noqa: E402
+
+
+def test_the_plan_cache_counts_each_new_text_once_from_zero():
+    cache = PlanCache(ToyBackend())
+    assert cache.encoded_texts == 0
+    cache.encode(["red", "blue", "red"])
+    cache.encode(["blue"])
+    assert cache.encoded_texts == 2
+
+
+def test_a_cache_store_holds_at_most_its_limit_dropping_the_oldest():
+    store: dict = {}
+    for key in "abc":
+        PlanCache._remember(store, key, key.upper(), 2)
+    assert list(store) == ["b", "c"]
+
+
+def test_the_white_latents_are_kept_for_at_most_sixteen_sizes():
+    cache = PlanCache(ToyBackend())
+    for side in range(17):
+        cache.plain_latent(8, 8 + 4 * side)
+    assert len(cache._latents) == 16 and ("white", 8, 8) not in cache._latents
+
+
+def test_no_regions_make_empty_mask_stacks_of_the_latent_size():
+    schedule = ToyBackend().make_schedule(3)
+    soft, steps = shape_region_masks([], [], [], SamplerOptions(), schedule, (6, 7), torch.device("cpu"))
+    assert soft.shape == (0, 6, 7) and steps.shape == (3, 0, 6, 7)
