@@ -638,3 +638,10 @@ def test_a_failing_status_listener_is_logged_by_name(caplog):
         started(h).run()
     assert [r.getMessage() for r in caplog.records][:1] == ["semanticdraw: a status listener failed"]
     assert caplog.records[0].exc_info[0] is ZeroDivisionError
+
+
+def test_a_new_core_has_no_deadline_to_wake_for():
+    h = Harness(steps=2)
+    assert h.core.next_deadline(h.now) is None
+    h.core.start()
+    assert h.core.next_deadline(h.now) is None, "nothing is due before the first tick"
