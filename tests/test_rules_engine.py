@@ -256,3 +256,21 @@ def test_no_regions_make_empty_mask_stacks_of_the_latent_size():
     schedule = ToyBackend().make_schedule(3)
     soft, steps = shape_region_masks([], [], [], SamplerOptions(), schedule, (6, 7), torch.device("cpu"))
     assert soft.shape == (0, 6, 7) and steps.shape == (3, 0, 6, 7)
+
+
+def test_the_multidiffusion_reference_renoises_each_layer_to_the_next_steps_level():
+    """x_{i+1,p} = α_{i+1} x̂0_p + ρ_{i+1} ε̂_p + φ_{i+1} z_{i,p}, with each layer's own z drawn after the shared noise."""
+    from semanticdraw_widgets.engine.generate import seeded_noise, stream_noise_shapes
+
+    backend = ToyBackend()
+    scene = sdw.Scene(width=64, height=64, seed=5, background=sdw.Background(prompt="blue sky"),
+                      regions=[sdw.Region(prompt="red apple", mask=rect_mask(64, 64, 8, 8, 40, 40))])
+    _, trace = sdw.generate(backend, scene, steps=3, method="multidiffusion", trace=True)
+    schedule = backend.make_schedule(3)
+    layers = trace.steps[0].x0_layers.shape[0]
+    shapes = stream_noise_shapes(backend, scene, 3)
+    layer_fresh = seeded_noise(scene.seed, [*shapes, (3, layers, *shapes[0][1:])], torch.device("cpu"))[3]
+    for i, step in enumerate(trace.steps[:-1]):
+        expected = regional.renoise(step.x0_layers, step.eps_layers, layer_fresh[i], schedule.alphas[i + 1],
+                                    schedule.pred_noise[i + 1], schedule.fresh_noise[i + 1])
+        assert torch.allclose(step.x_next_layers, expected, atol=1e-5), f"step {i}"
