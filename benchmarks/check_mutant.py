@@ -59,10 +59,13 @@ def main() -> int:
         for part in ("semanticdraw_widgets", "tests"):
             shutil.copytree(ROOT / part, scratch_root / part, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copy2(ROOT / "pyproject.toml", scratch_root)
-        apply_mutant(name, mutant_diff(name), scratch_root)
         env = dict(os.environ, PYTHONPATH=scratch, HF_HUB_OFFLINE="1")
-        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests],
-                                cwd=scratch, env=env, capture_output=True)
+        command = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *tests]
+        # a test that fails without the mutant would "kill" every mutant: the tests must pass first
+        if subprocess.run(command, cwd=scratch, env=env, capture_output=True).returncode != 0:
+            raise SystemExit(f"the tests fail without the mutant: fix them first ({' '.join(tests)})")
+        apply_mutant(name, mutant_diff(name), scratch_root)
+        result = subprocess.run(command, cwd=scratch, env=env, capture_output=True)
     survived = result.returncode == 0
     print(f"{'SURVIVES' if survived else 'killed'} {name}")
     return 1 if survived else 0

@@ -274,3 +274,49 @@ def test_the_multidiffusion_reference_renoises_each_layer_to_the_next_steps_leve
         expected = regional.renoise(step.x0_layers, step.eps_layers, layer_fresh[i], schedule.alphas[i + 1],
                                     schedule.pred_noise[i + 1], schedule.fresh_noise[i + 1])
         assert torch.allclose(step.x_next_layers, expected, atol=1e-5), f"step {i}"
+
+
+# -- the Stream's constructor and reconfigure ----------------------------------------------------------------------
+
+def _small_scene():
+    return sdw.Scene(width=64, height=64, seed=1, background=sdw.Background(prompt="blue sky"),
+                     regions=[sdw.Region(prompt="red apple", mask=rect_mask(64, 64, 8, 8, 40, 40))])
+
+
+def test_a_stream_checks_and_keeps_every_option_it_is_given():
+    with pytest.raises(ValidationError, match="^mask_mode must be one of"):
+        sdw.Stream(ToyBackend(), _small_scene(), 2, mask_mode="soft")
+    with pytest.raises(ValidationError, match=r"^trace_ticks must be an integer >= 0, got -1$"):
+        sdw.Stream(ToyBackend(), _small_scene(), 2, trace_ticks=-1)
+    stream = sdw.Stream(ToyBackend(), _small_scene(), 2, bootstrap_steps=0, mask_mode="discrete")
+    assert (stream.options.bootstrap_steps, stream.options.mask_mode) == (0, "discrete")
+    assert stream.model_calls == 0
+    stream.tick()
+    assert stream.model_calls == 1, "one batched model call per tick"
+
+
+def test_a_stream_names_what_it_was_given_instead_of_a_scene_or_a_setting():
+    stream = sdw.Stream(ToyBackend(), _small_scene(), 2)
+    with pytest.raises(TypeError, match=r"^update\(\) needs a semanticdraw_widgets.Scene, got str$"):
+        stream.update("scene.json")
+    with pytest.raises(TypeError, match=r"^reconfigure\(\) got unknown settings \['sped'\]; known: steps, "):
+        stream.reconfigure(sped=3)
+
+
+def test_a_guidance_change_keeps_the_ring_and_cached_texts_and_a_steps_change_resizes_the_trace_buffer():
+    backend = ToyBackend()
+    encoded = []
+    encode_prompts = backend.encode_prompts
+    backend.encode_prompts = lambda prompts: encoded.extend(prompts) or encode_prompts(prompts)
+    stream = sdw.Stream(backend, _small_scene(), 2, trace_ticks=5)
+    for _ in range(3):
+        stream.tick()
+    traces, texts = len(stream.traces), len(encoded)
+    assert traces > 0
+    stream.reconfigure(mask_mode="discrete")
+    assert len(stream.traces) == traces, "same steps: the ring and its traces go on"
+    assert len(encoded) == texts, "the plan is rebuilt from the stream's cache: no text is encoded again"
+    stream.reconfigure(steps=3)
+    assert stream.traces.maxlen == 5 and len(stream.traces) == 0
+    stream.reconfigure(steps=6)
+    assert stream.traces.maxlen == 6, "at least one finished frame's worth of ticks"
