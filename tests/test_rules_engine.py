@@ -320,3 +320,31 @@ def test_a_guidance_change_keeps_the_ring_and_cached_texts_and_a_steps_change_re
     assert stream.traces.maxlen == 5 and len(stream.traces) == 0
     stream.reconfigure(steps=6)
     assert stream.traces.maxlen == 6, "at least one finished frame's worth of ticks"
+
+
+# -- pruning --------------------------------------------------------------------------------------------------------
+
+from semanticdraw_widgets.engine import pruning  # noqa: E402
+
+
+def test_the_fill_is_needed_where_the_layers_other_than_the_background_sum_below_one():
+    gap = torch.tensor([[1.0, 0.0], [1.0, 1.0]]).reshape(1, 1, 1, 2, 2)
+    assert pruning.fill_needed(gap, None), "one pixel is uncovered, however much the others hold"
+    two_halves = torch.full((1, 2, 1, 2, 2), 0.6)
+    assert not pruning.fill_needed(two_halves, None), "0.6 + 0.6 covers every pixel"
+    with_background = torch.stack([torch.ones(1, 2, 2), torch.full((1, 2, 2), 0.5)])[None]  # (1, 2, 1, 2, 2)
+    assert pruning.fill_needed(with_background, 0), "the background's own weight does not count"
+    assert not pruning.fill_needed(with_background, 1)
+
+
+def test_a_pruned_plan_keeps_one_soft_mask_per_kept_layer_and_drops_a_background_nothing_falls_back_to():
+    backend = ToyBackend()
+    everywhere = np.ones((64, 64), bool)
+    scene = sdw.Scene(width=64, height=64, seed=1, background=sdw.Background(prompt="blue sky"),
+                      regions=[sdw.Region(prompt="grass", mask=everywhere),
+                               sdw.Region(prompt="red apple", mask=np.zeros((64, 64), bool))])
+    plan = make_plan(backend, scene, backend.make_schedule(2), SamplerOptions())
+    pruned = pruning.prune_plan(plan)
+    assert pruned.prompts == ("grass",) and pruned.soft_masks.shape[0] == 1 and pruned.background_layer is None
+    image, trace = sdw.generate(backend, scene, steps=2, trace=True)
+    assert set(trace.pruned) == {"blue sky", "red apple"} and image.size == (64, 64)
