@@ -159,3 +159,86 @@ def test_a_brush_colour_with_a_trailing_newline_is_refused():
     for bad in ("#12ab9f\n", "#12ab9f ", " #12ab9f", "#12ab9"):
         with pytest.raises(PaletteError, match="color"):
             validate_brush({"color": bad})
+
+
+# -- the Session's own requests, each through its loop (found by the mutation run of 3 December) ----------------
+
+def test_a_session_pauses_resumes_and_reports_a_viewers_notice_and_warning(toy):
+    session = sdw.Session(toy, scene(), steps=2, settle_delay=0.0)
+    with session:
+        session.pause()
+        session.annotate("a note", "a warning")  # returns once the loop has handled both requests
+        assert session.status.state == "paused"
+        assert (session.status.notice, session.status.warning) == ("a note", "a warning")
+        session.resume()
+        barrier(session)
+        assert session.status.state == "idle"
+
+
+def test_a_removed_sink_or_status_listener_hears_nothing_more(toy):
+    session = sdw.Session(toy, scene(), steps=2, settle_delay=0.0)
+    frames, statuses = [], []
+    listener = statuses.append
+    with session:
+        sink_id = session.add_sink(frames.append, max_in_flight=8)
+        session.add_status_listener(listener)
+        barrier(session)
+        session.remove_sink(sink_id)
+        session.remove_status_listener(listener)
+        seen_frames, seen_statuses = len(frames), len(statuses)
+        session.update(sdw.Scene(width=SIZE, height=SIZE, seed=3, background=sdw.Background(prompt="white"),
+                                 regions=scene().regions))
+        session.annotate("after")
+        barrier(session)
+        assert (len(frames), len(statuses)) == (seen_frames, seen_statuses)
+
+
+def test_a_sessions_frames_are_jpeg_and_its_settled_frame_png(toy):
+    session = sdw.Session(toy, scene(), steps=2, settle_delay=0.0)
+    frames = []
+    settled = threading.Event()
+
+    def sink(encoded):
+        frames.append(encoded)
+        session.ack(sink_id, encoded.seq, epoch=encoded.epoch)
+        if encoded.settled:
+            settled.set()
+
+    sink_id = session.add_sink(sink, max_in_flight=8)
+    with session:
+        assert settled.wait(HANG_GUARD)
+    assert all(f.data[:2] == b"\xff\xd8" for f in frames if not f.settled) and frames[0].mime == "image/jpeg"
+    assert frames[-1].data[:8] == b"\x89PNG\r\n\x1a\n" and frames[-1].mime == "image/png"
+
+
+def test_an_encoder_failure_is_logged_and_the_session_goes_on(toy, monkeypatch):
+    import logging
+
+    from semanticdraw_widgets.runtime import session as session_module
+
+    class Recorder(logging.Handler):
+        def __init__(self):
+            super().__init__(logging.ERROR)
+            self.records, self.arrived = [], threading.Event()
+
+        def emit(self, record):
+            self.records.append(record)
+            self.arrived.set()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no encoder")
+
+    recorder = Recorder()
+    logger = logging.getLogger(session_module.__name__)
+    logger.addHandler(recorder)
+    monkeypatch.setattr(session_module, "encode_image", broken)
+    try:
+        session = sdw.Session(toy, scene(), steps=2, settle_delay=0.0)
+        with session:
+            assert recorder.arrived.wait(HANG_GUARD)
+            barrier(session)
+            assert session.status.state == "idle"
+    finally:
+        logger.removeHandler(recorder)
+    record = recorder.records[0]
+    assert record.getMessage() == "semanticdraw: could not encode a frame" and record.exc_info[0] is RuntimeError

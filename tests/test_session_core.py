@@ -8,7 +8,7 @@ import pytest
 import semanticdraw_widgets as sdw
 from helpers import rect_mask
 from semanticdraw_widgets.backends.toy import ToyBackend
-from semanticdraw_widgets.runtime.core import STATES, SessionCore, run_tick_job
+from semanticdraw_widgets.runtime.core import STATES, SessionCore, SessionStatus, run_tick_job
 from semanticdraw_widgets.runtime.flow import FlowControl
 from semanticdraw_widgets.runtime.session import encode_image
 
@@ -576,3 +576,72 @@ def test_stop_tells_frame_waiters_exactly_what_to_do():
     h.core.stop()
     with pytest.raises(RuntimeError, match=r"^the session stopped before the frame came: call start\(\) again$"):
         waiter.result()
+
+
+# -- rules found by the mutation run of 3 December (second pass) ----------------------------------------------
+
+def test_no_second_tick_starts_while_one_is_in_flight():
+    h = started(Harness())
+    job = h.core.begin_tick()
+    assert not h.core.want_tick(h.now) and not h.core.idle, "the model thread is busy with this job"
+    h.core.tick_done(job, run_tick_job(h.stream, job), h.now)
+    assert h.core.want_tick(h.now)
+
+
+def test_the_fps_is_rounded_to_one_decimal():
+    h = started(Harness(steps=10))
+    for _ in range(3):
+        assert h.run(limit=1) == 1
+        h.now += 0.3
+    assert h.core.status.fps == 3.3, "2 intervals of 0.3 s: 3.33 frames per second, shown as 3.3"
+
+
+def test_the_status_tick_is_the_newest_frames_index_and_frames_carry_their_bytes():
+    h = started(Harness(steps=3))
+    _, frames = h.add_sink()
+    for _ in range(2):
+        assert h.run(limit=1) == 1
+        assert h.core.status.tick == h.core.frame.index
+    assert frames and all(f.data == encode_image(f.frame.image, f.mime) for f in frames)
+
+
+def test_a_refused_setting_shows_its_error_class_in_the_status():
+    h = started(Harness(steps=2))
+    h.run()
+    h.core.reconfigure({"steps": 99}, concurrent.futures.Future())
+    h.run()
+    assert h.core.status.error == ("ValidationError: steps must be an integer between 1 and 50 (the lcm sampler's "
+                                   "range), got 99")
+
+
+def test_a_new_core_reports_stopped_with_the_streams_settings_and_nothing_run():
+    h = Harness(steps=3)
+    h.stream.reconfigure(guidance_scale=1.5)
+    core = SessionCore(h.stream, epoch=4)
+    assert core.status == SessionStatus(state="stopped", tick=0, fps=0.0, converged=False, epoch=4, steps=3,
+                                        guidance_scale=1.5)
+    assert type(core.status.fps) is float and core.status.converged is False
+
+
+def test_settings_sent_before_start_apply_on_the_first_tick():
+    h = Harness(steps=2)
+    reply = concurrent.futures.Future()
+    h.core.reconfigure({"steps": 3}, reply)
+    started(h).run()
+    assert reply.result() is None and h.stream.steps == 3 and h.core.status.steps == 3
+
+
+def test_a_failing_status_listener_is_logged_by_name(caplog):
+    h = Harness(steps=2)
+    h.core.listeners.append(lambda status: 1 / 0)
+    with caplog.at_level("ERROR", logger="semanticdraw_widgets.runtime.core"):
+        started(h).run()
+    assert [r.getMessage() for r in caplog.records][:1] == ["semanticdraw: a status listener failed"]
+    assert caplog.records[0].exc_info[0] is ZeroDivisionError
+
+
+def test_a_new_core_has_no_deadline_to_wake_for():
+    h = Harness(steps=2)
+    assert h.core.next_deadline(h.now) is None
+    h.core.start()
+    assert h.core.next_deadline(h.now) is None, "nothing is due before the first tick"

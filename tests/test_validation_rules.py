@@ -351,3 +351,50 @@ def test_each_run_option_is_refused_with_the_callers_error_class(option, value):
     options = {"steps": 4, option: value}
     error = refused(validation.check_run_options, _Backend((1, 1000, None)), error=SceneError, **options)
     assert type(error) is SceneError and error.field == option
+
+
+# -- rules found by the mutation run of 3 December (second pass) ----------------------------------------------
+
+def test_a_number_of_a_million_or_more_is_written_in_full():
+    assert range_text(0, 2**24) == "between 0 and 16777216"  # not "1.67772e+07"
+    assert range_text(1_000_000.0, None) == ">= 1000000"
+
+
+def test_a_float_checker_writes_the_callers_own_range_text():
+    assert str(refused(as_float, 5.0, "x", min=0, max=1, range_text="(a share)")) == (
+        "x must be a finite number (a share), got 5")
+
+
+def test_a_number_too_large_for_a_float_is_described_in_the_refusal():
+    error = refused(as_float, 10**400, "x")
+    assert str(error).startswith("x must be a finite number, got ") and describe(10**400) in str(error)
+    assert error.field == "x"
+
+
+def test_an_unpaired_surrogate_is_refused_naming_the_field():
+    error = refused(as_text, "ok\ud800", "prompt")
+    assert error.field == "prompt" and "U+D800 at character 2" in str(error)
+
+
+def test_a_count_field_is_an_integer_in_its_range():
+    assert check_field("brushes", 3) == 3
+    assert str(refused(check_field, "brushes", -1)) == "brushes must be an integer between 0 and 254, got -1"
+
+
+@pytest.mark.parametrize("bounds", [{"min": 0, "max": 10}, {"max": 10}])
+def test_a_narrowed_seed_writes_the_narrowed_range_not_the_tables(bounds):
+    assert str(refused(check_field, "seed", 11, **bounds)) == "seed must be an integer between 0 and 10, got 11"
+
+
+@pytest.mark.parametrize("bounds, value, text", [({"min": 2.0}, 1.5, "between 2 and 20"), ({"max": 5.0}, 6.0, "between 0 and 5")])
+def test_a_float_field_takes_a_narrowed_range_at_either_end(bounds, value, text):
+    assert str(refused(check_field, "guidance_scale", value, **bounds)) == (
+        f"guidance_scale must be a finite number {text}, got {value:g}")
+
+
+def test_a_field_of_an_unknown_kind_is_a_bug_that_names_the_field(monkeypatch):
+    odd = Field("odd", "float", 0.0, "", ())
+    object.__setattr__(odd, "kind", "weird")
+    monkeypatch.setattr(validation, "table_field", lambda name: odd)
+    with pytest.raises(AssertionError, match="field 'odd' has unknown kind 'weird'"):
+        check_field("odd", 1)
