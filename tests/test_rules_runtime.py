@@ -242,3 +242,59 @@ def test_an_encoder_failure_is_logged_and_the_session_goes_on(toy, monkeypatch):
         logger.removeHandler(recorder)
     record = recorder.records[0]
     assert record.getMessage() == "semanticdraw: could not encode a frame" and record.exc_info[0] is RuntimeError
+
+
+def test_a_jpeg_frame_uses_the_sessions_quality():
+    import io
+
+    from PIL import Image
+
+    from semanticdraw_widgets.runtime.session import encode_image
+
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), np.uint8))
+    for quality in (30, 95):
+        expected = io.BytesIO()
+        image.save(expected, format="JPEG", quality=quality)
+        assert encode_image(image, "image/jpeg", quality) == expected.getvalue()
+
+
+def test_a_failing_frame_sink_is_logged_by_name_and_the_others_still_get_frames(toy):
+    import logging
+
+    from semanticdraw_widgets.runtime import session as session_module
+
+    records = []
+
+    class Recorder(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    def broken(encoded):
+        raise ValueError("a view's bug")
+
+    recorder = Recorder(logging.ERROR)
+    logger = logging.getLogger(session_module.__name__)
+    logger.addHandler(recorder)
+    try:
+        session = sdw.Session(toy, scene(), steps=2, settle_delay=0.0)
+        frames = []
+        session.add_sink(broken)
+        session.add_sink(frames.append)
+        with session:
+            barrier(session)
+    finally:
+        logger.removeHandler(recorder)
+    assert frames and records and records[0].getMessage() == "semanticdraw: a frame sink failed"
+    assert records[0].exc_info[0] is ValueError
+
+
+def test_a_session_left_running_does_not_keep_python_from_exiting():
+    import subprocess
+    import sys
+
+    code = ("import semanticdraw_widgets as sdw\n"
+            "from semanticdraw_widgets.backends.toy import ToyBackend\n"
+            "scene = sdw.Scene(width=64, height=64, background=sdw.Background(prompt='white'))\n"
+            "sdw.Session(ToyBackend(), scene, steps=2).start()\n")
+    done = subprocess.run([sys.executable, "-c", code], timeout=HANG_GUARD, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
