@@ -93,7 +93,7 @@ FOCUSED_TESTS = {
     "engine.conditioning": ("test_rules_engine",),
     "engine.sampler": ("test_rules_engine", "test_samplers", "test_generate_toy"),
     "engine.generate": ("test_generate_toy", "test_rules_engine", "test_nonfinite_output"),
-    "engine.trace": ("test_trace",),
+    "engine.trace": ("test_rules_trace", "test_trace"),
 }
 
 
