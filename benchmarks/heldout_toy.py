@@ -25,7 +25,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -232,12 +232,16 @@ def main() -> None:
     for case in cases:
         rows.append(run_case(backend, case, seeds))
         print(json.dumps(rows[-1]), flush=True)
-    text = markdown(rows, args.set, seeds)
+    report(markdown(rows, args.set, seeds), rows, args.out, start)
+
+
+def report(text: str, rows: list[dict], out: Path | None, start: float) -> None:
+    """Print the table and the time taken; with ``out``, write the table there and the rows as JSON beside it."""
     print(text)
     print(f"{time.perf_counter() - start:.0f} s")
-    if args.out:
-        args.out.write_text(text)
-        args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    if out:
+        out.write_text(text)
+        out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

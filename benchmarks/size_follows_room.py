@@ -37,7 +37,7 @@ from scipy import ndimage, stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import semanticdraw_widgets as sdw  # noqa: E402
-from heldout_toy import COLOUR_DISTANCE, object_whole  # noqa: E402
+from heldout_toy import COLOUR_DISTANCE, object_whole, report  # noqa: E402
 from semanticdraw_widgets.backends.toy_lexicon import describe  # noqa: E402
 
 MASK_SIZES = (64, 96, 128, 192, 256)
@@ -119,12 +119,7 @@ def main() -> None:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     start = time.perf_counter()
     rows = measure(sdw.load_backend("toy"), seeds)
-    text = markdown(rows, seeds)
-    print(text)
-    print(f"{time.perf_counter() - start:.0f} s")
-    if args.out:
-        args.out.write_text(text)
-        args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    report(markdown(rows, seeds), rows, args.out, start)
 
 
 if __name__ == "__main__":
