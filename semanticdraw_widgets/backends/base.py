@@ -120,20 +120,21 @@ def clip_reading(tokenizer: object, prompt: str) -> PromptReading:
     """What a CLIP tokenizer keeps of `prompt`: the text of its first model_max_length - 2 tokens (start and
     end take two), and the tail it cuts off, which never reaches the text encoder."""
     ids = tokenizer(prompt, add_special_tokens=False, verbose=False)["input_ids"]  # verbose: no too-long warning
-    limit = int(tokenizer.model_max_length) - 2
-    text = lambda part: tokenizer.decode(part).strip() if part else ""  # noqa: E731
-    return PromptReading(used=tuple(text(ids[:limit]).split()), truncated=text(ids[limit:]),
-                         reader=f"CLIP tokenizer: {len(ids)} tokens of the {limit} it reads")
+    return _cut_at(ids, int(tokenizer.model_max_length) - 2, tokenizer.decode, "CLIP")
 
 
 def t5_reading(tokenizer: object, prompt: str, max_length: int) -> PromptReading:
     """What a T5 tokenizer keeps of `prompt` when its sequence is `max_length` tokens long: the text of the
     first max_length - 1 tokens (the end token takes one), and the tail it cuts off."""
     ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    limit = max_length - 1
-    text = lambda part: tokenizer.decode(part, skip_special_tokens=True).strip() if part else ""  # noqa: E731
+    return _cut_at(ids, max_length - 1, lambda part: tokenizer.decode(part, skip_special_tokens=True), "T5")
+
+
+def _cut_at(ids: list[int], limit: int, decode, name: str) -> PromptReading:  # noqa: ANN001
+    """The reading of token `ids` by a tokenizer that keeps the first `limit`: their text, and the cut tail's."""
+    text = lambda part: decode(part).strip() if part else ""  # noqa: E731
     return PromptReading(used=tuple(text(ids[:limit]).split()), truncated=text(ids[limit:]),
-                         reader=f"T5 tokenizer: {len(ids)} tokens of the {limit} it reads")
+                         reader=f"{name} tokenizer: {len(ids)} tokens of the {limit} it reads")
 
 
 def vp_coefficients_from_sigma(karras_sigmas: Tensor) -> tuple[Tensor, Tensor]:
