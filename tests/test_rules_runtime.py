@@ -211,7 +211,9 @@ def test_a_sessions_frames_are_jpeg_and_its_settled_frame_png(toy):
     assert frames[-1].data[:8] == b"\x89PNG\r\n\x1a\n" and frames[-1].mime == "image/png"
 
 
-def test_an_encoder_failure_is_logged_and_the_session_goes_on(toy, monkeypatch):
+@pytest.fixture
+def session_errors():
+    """The errors runtime/session.py logs (from its loop thread), with an event set by the first one."""
     import logging
 
     from semanticdraw_widgets.runtime import session as session_module
@@ -225,22 +227,26 @@ def test_an_encoder_failure_is_logged_and_the_session_goes_on(toy, monkeypatch):
             self.records.append(record)
             self.arrived.set()
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("no encoder")
-
     recorder = Recorder()
     logger = logging.getLogger(session_module.__name__)
     logger.addHandler(recorder)
+    yield recorder
+    logger.removeHandler(recorder)
+
+
+def test_an_encoder_failure_is_logged_and_the_session_goes_on(toy, monkeypatch, session_errors):
+    from semanticdraw_widgets.runtime import session as session_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no encoder")
+
     monkeypatch.setattr(session_module, "encode_image", broken)
-    try:
-        session = sdw.Session(toy, scene(), steps=2, settle_delay=0.0)
-        with session:
-            assert recorder.arrived.wait(HANG_GUARD)
-            barrier(session)
-            assert session.status.state == "idle"
-    finally:
-        logger.removeHandler(recorder)
-    record = recorder.records[0]
+    session = sdw.Session(toy, scene(), steps=2, settle_delay=0.0)
+    with session:
+        assert session_errors.arrived.wait(HANG_GUARD)
+        barrier(session)
+        assert session.status.state == "idle"
+    record = session_errors.records[0]
     assert record.getMessage() == "semanticdraw: could not encode a frame" and record.exc_info[0] is RuntimeError
 
 
@@ -258,32 +264,17 @@ def test_a_jpeg_frame_uses_the_sessions_quality():
         assert encode_image(image, "image/jpeg", quality) == expected.getvalue()
 
 
-def test_a_failing_frame_sink_is_logged_by_name_and_the_others_still_get_frames(toy):
-    import logging
-
-    from semanticdraw_widgets.runtime import session as session_module
-
-    records = []
-
-    class Recorder(logging.Handler):
-        def emit(self, record):
-            records.append(record)
-
+def test_a_failing_frame_sink_is_logged_by_name_and_the_others_still_get_frames(toy, session_errors):
     def broken(encoded):
         raise ValueError("a view's bug")
 
-    recorder = Recorder(logging.ERROR)
-    logger = logging.getLogger(session_module.__name__)
-    logger.addHandler(recorder)
-    try:
-        session = sdw.Session(toy, scene(), steps=2, settle_delay=0.0)
-        frames = []
-        session.add_sink(broken)
-        session.add_sink(frames.append)
-        with session:
-            barrier(session)
-    finally:
-        logger.removeHandler(recorder)
+    session = sdw.Session(toy, scene(), steps=2, settle_delay=0.0)
+    frames = []
+    session.add_sink(broken)
+    session.add_sink(frames.append)
+    with session:
+        barrier(session)
+    records = session_errors.records
     assert frames and records and records[0].getMessage() == "semanticdraw: a frame sink failed"
     assert records[0].exc_info[0] is ValueError
 
